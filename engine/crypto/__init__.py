@@ -1,0 +1,21 @@
+"""The only package that touches cryptographic primitives. Everything else calls these recipes."""
+
+from engine.crypto.aead import DecryptError, decrypt, encrypt
+from engine.crypto.hashing import constant_time_equal, hmac_sha256
+from engine.crypto.kdf import derive_key
+from engine.crypto.keys import new_key, random_bytes
+from engine.crypto.shamir import ShamirError, combine, split
+
+__all__ = [
+    "DecryptError",
+    "ShamirError",
+    "combine",
+    "constant_time_equal",
+    "decrypt",
+    "derive_key",
+    "encrypt",
+    "hmac_sha256",
+    "new_key",
+    "random_bytes",
+    "split",
+]

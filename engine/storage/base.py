@@ -41,6 +41,16 @@ class Storage(Protocol):
     async def batch(self, ops: Sequence[BatchOp]) -> None: ...
 
 
+def as_value(value: object) -> bytes:
+    """The bytes a backend stores for `value`. A str or int is a caller bug, not data: refuse it
+    (bytes(5) would silently store five zero bytes)."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise TypeError(f"storage values must be bytes, not {type(value).__name__}")
+
+
 def children(keys: Iterable[str], prefix: str) -> list[str]:
     """The one-level listing of `keys` below `prefix`, as every backend must return it."""
     names: set[str] = set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.storage.base import BatchOp, Put, children
+from engine.storage.base import BatchOp, Put, as_value, children
 
 
 class MemoryStorage:
@@ -15,7 +15,7 @@ class MemoryStorage:
         return self._data.get(key)
 
     async def put(self, key: str, value: bytes) -> None:
-        self._data[key] = bytes(value)
+        self._data[key] = as_value(value)
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
@@ -24,11 +24,13 @@ class MemoryStorage:
         return children(self._data, prefix)
 
     async def batch(self, ops: Sequence[BatchOp]) -> None:
-        for op in ops:
-            if isinstance(op, Put):
-                self._data[op.key] = bytes(op.value)
+        # Check every op before touching the data, so a bad op leaves nothing applied.
+        staged = [(op.key, as_value(op.value) if isinstance(op, Put) else None) for op in ops]
+        for key, value in staged:
+            if value is None:
+                self._data.pop(key, None)
             else:
-                self._data.pop(op.key, None)
+                self._data[key] = value
 
     async def close(self) -> None:
         return None

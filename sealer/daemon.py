@@ -1,0 +1,161 @@
+"""The daemon's lifespan: storage, seal, HTTP listener and the start-up task, owned in one place and
+torn down in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from aiohttp import web
+from engine.storage.base import Storage
+from engine.storage.memory import MemoryStorage
+from engine.storage.sqlite import SqliteStorage
+from hsm import Pkcs11Settings
+
+from sealer import bring_up, dev_token
+from sealer.config import (
+    AutoInitConfig,
+    Config,
+    DevOptions,
+    ListenerConfig,
+    MemoryStorageConfig,
+    Pkcs11SealConfig,
+    SqliteStorageConfig,
+)
+from sealer.http.app import build_app
+from sealer.seal_manager import SealManager
+from sealer.seals.base import Seal
+from sealer.seals.pkcs11 import Pkcs11Seal
+from sealer.seals.shamir import ShamirSeal
+
+log = logging.getLogger("sealer")
+
+
+@dataclass(frozen=True)
+class Running:
+    manager: SealManager
+    address: str  # the URL clients use, e.g. http://127.0.0.1:8200
+
+
+def make_seal(config: Config) -> Seal:
+    if isinstance(config.seal, Pkcs11SealConfig):
+        seal = config.seal
+        return Pkcs11Seal(
+            Pkcs11Settings(
+                lib=seal.lib,
+                pin=seal.pin,
+                token_label=seal.token_label,
+                token_serial=seal.token_serial,
+                key_label=seal.key_label,
+                hmac_key_label=seal.hmac_key_label,
+                generate_key=seal.generate_key,
+            )
+        )
+    return ShamirSeal()
+
+
+async def open_storage(config: Config) -> Storage:
+    if isinstance(config.storage, SqliteStorageConfig):
+        return await SqliteStorage.open(config.storage.path)
+    assert isinstance(config.storage, MemoryStorageConfig)
+    return MemoryStorage()
+
+
+def _tls_context(listener: ListenerConfig) -> ssl.SSLContext | None:
+    if not listener.tls_cert_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(listener.tls_cert_file, listener.tls_key_file)
+    return context
+
+
+@asynccontextmanager
+async def running(config: Config, *, dev: DevOptions | None = None) -> AsyncIterator[Running]:
+    """Start everything; yields once the listener accepts connections. Unsealing goes on in an owned task."""
+    async with AsyncExitStack() as stack:
+        storage = await open_storage(config)
+        if hasattr(storage, "close"):
+            stack.push_async_callback(storage.close)
+        seal = make_seal(config)
+        stack.push_async_callback(seal.close)
+        manager = SealManager(storage, seal)
+
+        runner = web.AppRunner(build_app(manager), access_log=None, handle_signals=False)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        tls = _tls_context(config.listener)
+        site = web.TCPSite(runner, config.listener.host, config.listener.port, ssl_context=tls)
+        await site.start()
+        port = runner.addresses[0][1] if runner.addresses else config.listener.port
+        scheme = "https" if tls else "http"
+        address = f"{scheme}://{_url_host(config.listener.host)}:{port}"
+        log.info("listening on %s (seal: %s, storage: %s)", address, seal.type, type(storage).__name__)
+
+        stopping = asyncio.Event()
+        tasks = await stack.enter_async_context(asyncio.TaskGroup())
+        stack.callback(stopping.set)  # LIFO: tells the start-up task to stop before the group joins
+        root_token_id = dev.root_token_id if dev else None
+        tasks.create_task(bring_up.run(manager, config.auto_init, stopping, root_token_id=root_token_id))
+        yield Running(manager=manager, address=address)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def dev_config(dev: DevOptions, token_dir: str) -> Config:
+    return Config(
+        listener=ListenerConfig(address=dev.listen_address),
+        storage=MemoryStorageConfig(),
+        seal=Pkcs11SealConfig(
+            lib=dev_token.MODULE_PATH,
+            pin=dev_token.DEV_PIN,
+            token_label="sealer-dev",
+            generate_key=True,
+        ),
+        auto_init=AutoInitConfig(secret_shares=1, secret_threshold=1, output_file=""),
+        log_level="info",
+    )
+
+
+def _configure_logging(level: str) -> None:
+    levels = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
+              "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}
+    logging.basicConfig(
+        level=levels.get(level, logging.INFO),
+        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
+    )
+    # aiohttp logs client errors with request details; keep its chatter at warning.
+    logging.getLogger("aiohttp").setLevel(logging.WARNING)
+
+
+async def serve(config: Config, *, dev: DevOptions | None = None,
+                on_ready: Callable[[Running], None] | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running(config, dev=dev) as daemon:
+        if on_ready:
+            on_ready(daemon)
+        await stop.wait()
+        log.info("shutting down")
+
+
+def run_server(config: Config | None, *, dev: DevOptions | None = None) -> int:
+    if dev is not None:
+        with dev_token.create() as token_dir:
+            config = dev_config(dev, token_dir)
+            _configure_logging(config.log_level)
+            asyncio.run(serve(config, dev=dev))
+        return 0
+    assert config is not None
+    _configure_logging(config.log_level)
+    asyncio.run(serve(config))
+    return 0

@@ -1,0 +1,39 @@
+"""The HTTP edge: Vault's /v1 API on aiohttp. Everything behind it speaks engine Requests."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from engine.request import Op
+
+from sealer.http import sys_seal
+from sealer.http.errors import engine_errors
+from sealer.http.keys import SEAL_MANAGER
+from sealer.http.parse import engine_request
+from sealer.http.responses import error_response, json_response, no_content
+from sealer.seal_manager import SealManager
+
+# Vault's default max_request_size.
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+
+
+async def logical(request: web.Request) -> web.StreamResponse:
+    manager = request.app[SEAL_MANAGER]
+    engine_req = await engine_request(request, request.match_info["path"])
+    if not await manager.initialized():
+        return error_response(503, ["Vault is not initialized; initialize it with sys/init (sealer operator init)"])
+    response = await manager.active_core().handle(engine_req)
+    if response is None:
+        if engine_req.op in (Op.READ, Op.LIST):
+            return error_response(404, [])
+        return no_content()
+    if response.status == 204 or (response.data is None and response.auth is None and engine_req.op not in (Op.READ, Op.LIST)):
+        return no_content()
+    return json_response(response.envelope(engine_req.id), status=response.status or 200)
+
+
+def build_app(manager: SealManager) -> web.Application:
+    app = web.Application(middlewares=[engine_errors], client_max_size=MAX_REQUEST_BYTES)
+    app[SEAL_MANAGER] = manager
+    sys_seal.add_routes(app)
+    app.router.add_route("*", "/v1/{path:.*}", logical)
+    return app

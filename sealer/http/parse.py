@@ -1,0 +1,68 @@
+"""Turning an HTTP request into an engine Request: the only place that knows how Vault maps them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from engine.errors import BadRequest, UnsupportedOperation
+from engine.request import Op, Request
+
+_METHOD_OPS = {
+    "GET": Op.READ,
+    "HEAD": Op.READ,
+    "POST": Op.UPDATE,
+    "PUT": Op.UPDATE,
+    "DELETE": Op.DELETE,
+    "LIST": Op.LIST,
+    "PATCH": Op.PATCH,
+}
+_TRUE = {"true", "1", "t", "yes"}
+
+
+def client_token(request: web.Request) -> str | None:
+    token = request.headers.get("X-Vault-Token")
+    if token:
+        return token.strip()
+    auth = request.headers.get("Authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is an empty object, as in Vault."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"failed to parse JSON input: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"failed to parse JSON input: expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def query_flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name)
+    return value is not None and (value == "" or value.lower() in _TRUE)
+
+
+async def engine_request(request: web.Request, path: str) -> Request:
+    op = _METHOD_OPS.get(request.method)
+    if op is None:
+        raise UnsupportedOperation(f"unsupported HTTP method {request.method}")
+    if op is Op.READ and query_flag(request, "list"):
+        op = Op.LIST
+    if op in (Op.READ, Op.LIST, Op.DELETE):
+        # Vault passes query parameters as request data for reads and lists.
+        data: dict[str, Any] = {k: v for k, v in request.query.items() if k != "list"}
+        if op is Op.DELETE:
+            data.update(await json_body(request))
+    else:
+        data = await json_body(request)
+    peer = request.remote or ""
+    return Request(op=op, path=path, data=data, client_token=client_token(request), remote_address=peer)
