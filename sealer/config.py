@@ -1,0 +1,553 @@
+"""Sealer's configuration file: YAML, validated strictly.
+
+Every key, with its default::
+
+    listener:
+      address: "127.0.0.1:8200"          # host:port, or [v6]:port
+      tls_cert_file: /etc/sealer/tls.crt   # both TLS files or neither
+      tls_key_file: /etc/sealer/tls.key
+    storage:                             # required: exactly one backend
+      sqlite:
+        path: /var/lib/sealer/sealer.db
+      # memory: {}                       # nothing survives a restart
+    seal:                                # optional: no block means `shamir: {}`
+      pkcs11:
+        lib: /usr/lib/softhsm/libsofthsm2.so
+        token_label: sealer              # or token_serial: "..." (exactly one)
+        pin_file: /run/secrets/hsm-pin   # or pin: "...", or SEALER_HSM_PIN in the environment
+        key_label: sealer-root-wrap
+        hmac_key_label: sealer-hmac
+        generate_key: false
+      # shamir: {}
+    api_addr: https://sealer.example.com:8200
+    log_level: info                      # trace, debug, info, warn, warning, error
+    auto_init:                           # unattended first start
+      secret_shares: 5
+      secret_threshold: 3
+      output_file: init.json             # "" prints the secrets without writing a file
+
+Unknown keys and wrong types are refused with a `ConfigError` that names the key path
+(``storage.sqlite.path: expected a string, got 5``). A key given with no value (``memory:``) is the
+same as an empty mapping. Relative paths (sqlite path, TLS files, output_file) are kept as written and,
+as in Vault, resolved against the daemon's current directory; the only file read while parsing is
+``pin_file``.
+
+The HSM PIN comes from ``pin:`` in the file, else the ``SEALER_HSM_PIN`` environment variable, else
+the contents of ``pin_file:`` (trailing newline stripped). Giving both ``pin`` and ``pin_file`` is an
+error, so a file never silently overrides a PIN written next to it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import yaml
+
+__all__ = [
+    "PIN_ENV",
+    "AutoInitConfig",
+    "Config",
+    "ConfigError",
+    "DevOptions",
+    "ListenerConfig",
+    "MemoryStorageConfig",
+    "Pkcs11SealConfig",
+    "SealConfig",
+    "ShamirSealConfig",
+    "SqliteStorageConfig",
+    "StorageConfig",
+    "load_config",
+    "parse_config",
+    "split_address",
+]
+
+PIN_ENV = "SEALER_HSM_PIN"
+DEFAULT_ADDRESS = "127.0.0.1:8200"
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error")
+MAX_SHARES = 255
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used. `path` is the dotted key path ("" for the file itself)."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.message = message
+
+
+# ---------------------------------------------------------------------------------------------------
+# The configuration objects
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    address: str = DEFAULT_ADDRESS
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+
+    @property
+    def host(self) -> str:
+        """The host without IPv6 brackets, ready for bind()."""
+        return split_address(self.address)[0]
+
+    @property
+    def port(self) -> int:
+        return split_address(self.address)[1]
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
+
+
+@dataclass(frozen=True)
+class SqliteStorageConfig:
+    kind: ClassVar[str] = "sqlite"
+    path: str
+
+
+@dataclass(frozen=True)
+class MemoryStorageConfig:
+    kind: ClassVar[str] = "memory"
+
+
+@dataclass(frozen=True)
+class Pkcs11SealConfig:
+    kind: ClassVar[str] = "pkcs11"
+    lib: str
+    pin: str = field(repr=False)
+    token_label: str | None = None
+    token_serial: str | None = None
+    key_label: str = "sealer-root-wrap"
+    hmac_key_label: str = "sealer-hmac"
+    generate_key: bool = False
+
+
+@dataclass(frozen=True)
+class ShamirSealConfig:
+    kind: ClassVar[str] = "shamir"
+
+
+@dataclass(frozen=True)
+class AutoInitConfig:
+    """Initialise an empty store at first start. With the shamir seal the shares are unseal keys;
+    with the pkcs11 seal they are recovery keys."""
+
+    secret_shares: int = 5
+    secret_threshold: int = 3
+    output_file: str = "init.json"
+
+
+StorageConfig = SqliteStorageConfig | MemoryStorageConfig
+SealConfig = Pkcs11SealConfig | ShamirSealConfig
+
+
+@dataclass(frozen=True)
+class Config:
+    listener: ListenerConfig
+    storage: StorageConfig
+    seal: SealConfig
+    api_addr: str | None = None
+    log_level: str = "info"
+    auto_init: AutoInitConfig | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The configuration for a start-up log line. Secrets (the PIN) are left out, not masked."""
+        seal: dict[str, Any] = {"type": self.seal.kind}
+        if isinstance(self.seal, Pkcs11SealConfig):
+            seal.update(
+                lib=self.seal.lib,
+                token_label=self.seal.token_label,
+                token_serial=self.seal.token_serial,
+                key_label=self.seal.key_label,
+                hmac_key_label=self.seal.hmac_key_label,
+                generate_key=self.seal.generate_key,
+            )
+        storage: dict[str, Any] = {"type": self.storage.kind}
+        if isinstance(self.storage, SqliteStorageConfig):
+            storage["path"] = self.storage.path
+        return {
+            "listener": {
+                "address": self.listener.address,
+                "tls_cert_file": self.listener.tls_cert_file,
+                "tls_key_file": self.listener.tls_key_file,
+            },
+            "storage": storage,
+            "seal": seal,
+            "api_addr": self.api_addr,
+            "log_level": self.log_level,
+            "auto_init": None
+            if self.auto_init is None
+            else {
+                "secret_shares": self.auto_init.secret_shares,
+                "secret_threshold": self.auto_init.secret_threshold,
+                "output_file": self.auto_init.output_file,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    """`sealer server --dev`: no config file, a private token, initialised and unsealed at start."""
+
+    listen_address: str = DEFAULT_ADDRESS
+    root_token_id: str | None = field(default=None, repr=False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Addresses
+
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """Split "host:port" or "[v6]:port" into (host without brackets, port). Raises ValueError whose
+    message says what is wrong."""
+    host, sep, port_text = address.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"expected host:port, got {address!r}")
+    if host.startswith("[") or host.endswith("]"):
+        inner = host.removeprefix("[").removesuffix("]")
+        if not (host.startswith("[") and host.endswith("]")):
+            raise ValueError(f"unbalanced brackets in {address!r}")
+        try:
+            ipaddress.IPv6Address(inner)
+        except ValueError:
+            raise ValueError(f"{inner!r} in brackets is not an IPv6 address") from None
+        host = inner
+    elif ":" in host:
+        raise ValueError(f"write an IPv6 address in brackets, e.g. [::1]:8200, got {address!r}")
+    elif any(ch.isspace() or ch in "/[]@" for ch in host):
+        raise ValueError(f"{host!r} is not a host name or IP address")
+    if not _PORT.fullmatch(port_text) or int(port_text) > 65535:
+        raise ValueError(f"port must be a number from 0 to 65535, got {port_text!r}")
+    return host, int(port_text)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loading
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses duplicate keys: YAML would silently keep the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key; the base constructor reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep)
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the YAML file at `path` (see the module docstring for the keys)."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as stream:
+            data = yaml.load(stream, Loader=_StrictLoader)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    return parse_config(data, environ)
+
+
+def parse_config(
+    data: object, environ: Mapping[str, str] | None = None, *, base_dir: Path | None = None
+) -> Config:
+    """Validate already-parsed YAML. `environ` defaults to os.environ (for SEALER_HSM_PIN);
+    `base_dir` is where a relative pin_file is read from (default: the current directory)."""
+    environ = os.environ if environ is None else environ
+    root = _Section(
+        data, "", ("listener", "storage", "seal", "api_addr", "log_level", "auto_init"), top=True
+    )
+    return Config(
+        listener=_listener(root.section("listener")),
+        storage=_storage(root),
+        seal=_seal(root, environ, base_dir),
+        api_addr=_api_addr(root),
+        log_level=_log_level(root),
+        auto_init=_auto_init(root),
+    )
+
+
+def _listener(sec: _Section) -> ListenerConfig:
+    address = sec.string("address", default=DEFAULT_ADDRESS)
+    assert address is not None
+    try:
+        split_address(address)
+    except ValueError as exc:
+        raise ConfigError(str(exc), sec.child("address")) from None
+    cert = sec.string("tls_cert_file")
+    key = sec.string("tls_key_file")
+    if cert is not None and key is None:
+        raise ConfigError("required when tls_cert_file is set", sec.child("tls_key_file"))
+    if key is not None and cert is None:
+        raise ConfigError("required when tls_key_file is set", sec.child("tls_cert_file"))
+    return ListenerConfig(address=address, tls_cert_file=cert, tls_key_file=key)
+
+
+def _storage(root: _Section) -> StorageConfig:
+    kind, sec = root.one_of("storage", ("sqlite", "memory"), default=None)
+    if kind == "sqlite":
+        path = sec.string("path", required=True)
+        assert path is not None
+        return SqliteStorageConfig(path=path)
+    return MemoryStorageConfig()
+
+
+def _seal(root: _Section, environ: Mapping[str, str], base_dir: Path | None) -> SealConfig:
+    kind, sec = root.one_of("seal", ("pkcs11", "shamir"), default="shamir")
+    if kind == "shamir":
+        return ShamirSealConfig()
+    return _pkcs11(sec, environ, base_dir)
+
+
+_QUOTE_HINT = "; quote it, as YAML reads unquoted digits as a number"
+
+
+def _pkcs11(sec: _Section, environ: Mapping[str, str], base_dir: Path | None) -> Pkcs11SealConfig:
+    lib = sec.string("lib", required=True)
+    token_label = sec.string("token_label")
+    token_serial = sec.string("token_serial", hint=_QUOTE_HINT)
+    if token_label is not None and token_serial is not None:
+        raise ConfigError("give token_label or token_serial, not both", sec.path)
+    if token_label is None and token_serial is None:
+        raise ConfigError("one of token_label or token_serial is required", sec.path)
+    key_label = sec.string("key_label", default="sealer-root-wrap")
+    hmac_key_label = sec.string("hmac_key_label", default="sealer-hmac")
+    assert lib is not None and key_label is not None and hmac_key_label is not None
+    return Pkcs11SealConfig(
+        lib=lib,
+        pin=_pin(sec, environ, base_dir),
+        token_label=token_label,
+        token_serial=token_serial,
+        key_label=key_label,
+        hmac_key_label=hmac_key_label,
+        generate_key=sec.boolean("generate_key", default=False),
+    )
+
+
+def _pin(sec: _Section, environ: Mapping[str, str], base_dir: Path | None) -> str:
+    pin = sec.string("pin", secret=True, hint=_QUOTE_HINT)
+    pin_file = sec.string("pin_file")
+    if pin is not None and pin_file is not None:
+        raise ConfigError("give pin or pin_file, not both", sec.path)
+    if pin is not None:
+        return pin
+    if environ.get(PIN_ENV):  # an empty variable counts as unset
+        return environ[PIN_ENV]
+    if pin_file is None:
+        raise ConfigError(
+            f"required: set `pin:`, the {PIN_ENV} environment variable, or `pin_file:`", sec.child("pin")
+        )
+    file = Path(pin_file)
+    if base_dir is not None and not file.is_absolute():
+        file = base_dir / file
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise ConfigError(f"cannot read {str(file)!r}: {reason}", sec.child("pin_file")) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{str(file)!r} is not UTF-8 text", sec.child("pin_file")) from None
+    pin = text.rstrip("\r\n")
+    if not pin:
+        raise ConfigError(f"{str(file)!r} is empty", sec.child("pin_file"))
+    return pin
+
+
+def _api_addr(root: _Section) -> str | None:
+    api_addr = root.string("api_addr")
+    if api_addr is not None:
+        parts = urlsplit(api_addr)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                f"expected a URL such as https://sealer.example.com:8200, got {api_addr!r}", "api_addr"
+            )
+    return api_addr
+
+
+def _log_level(root: _Section) -> str:
+    level = root.string("log_level", default="info")
+    assert level is not None
+    if level.lower() not in LOG_LEVELS:
+        raise ConfigError(f"expected one of {', '.join(LOG_LEVELS)}; got {level!r}", "log_level")
+    return level.lower()
+
+
+def _auto_init(root: _Section) -> AutoInitConfig | None:
+    if not root.present("auto_init"):
+        return None
+    sec = root.section("auto_init")
+    shares = sec.integer("secret_shares", default=5)
+    threshold = sec.integer("secret_threshold", default=3)
+    output_file = sec.string("output_file", default="init.json", allow_empty=True)
+    assert output_file is not None
+    if not 1 <= shares <= MAX_SHARES:
+        raise ConfigError(f"must be from 1 to {MAX_SHARES}, got {shares}", sec.child("secret_shares"))
+    if not 1 <= threshold <= shares:
+        raise ConfigError(
+            f"must be from 1 to secret_shares ({shares}), got {threshold}", sec.child("secret_threshold")
+        )
+    if threshold == 1 and shares > 1:
+        # Vault refuses this too: any single share would then rebuild the key on its own.
+        raise ConfigError("must be greater than one for multiple shares", sec.child("secret_threshold"))
+    return AutoInitConfig(secret_shares=shares, secret_threshold=threshold, output_file=output_file)
+
+
+# ---------------------------------------------------------------------------------------------------
+# A mapping read with its key path in hand
+
+_REQUIRED: Any = object()
+
+
+def _shown(value: object) -> str:
+    """How a wrong value appears in a message, written as YAML would."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return repr(value)
+    return _kind(value)
+
+
+def _kind(value: object) -> str:
+    """The type of a value without the value itself (for secrets)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _suggest(key: str, keys: tuple[str, ...]) -> str:
+    if not keys:
+        return " (this block takes no keys)"
+    close = difflib.get_close_matches(key, keys, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (expected one of: {', '.join(keys)})"
+
+
+class _Section:
+    """One mapping of the file. Unknown keys are refused on construction, so a typo is reported as a
+    typo (with a suggestion) rather than as the missing key it was meant to be."""
+
+    def __init__(self, data: object, path: str, keys: tuple[str, ...], *, top: bool = False) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            where = path or "configuration"
+            raise ConfigError(
+                f"expected a mapping{' at the top level' if top else ''}, got {_shown(data)}", where
+            )
+        self.path = path
+        self._data: dict[str, object] = {}
+        for key, value in data.items():
+            if not isinstance(key, str):
+                raise ConfigError(f"keys must be strings, got {_shown(key)}", path or "configuration")
+            if key not in keys:
+                raise ConfigError(f"unknown key{_suggest(key, keys)}", self.child(key))
+            self._data[key] = value
+
+    def child(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def present(self, key: str) -> bool:
+        return key in self._data
+
+    def string(
+        self,
+        key: str,
+        *,
+        default: str | None = None,
+        required: bool = False,
+        secret: bool = False,
+        allow_empty: bool = False,
+        hint: str = "",
+    ) -> str | None:
+        if key not in self._data:
+            if required:
+                raise ConfigError("required", self.child(key))
+            return default
+        value = self._data[key]
+        if not isinstance(value, str):
+            got = _kind(value) if secret else _shown(value)
+            extra = hint if isinstance(value, int | float) and not isinstance(value, bool) else ""
+            raise ConfigError(f"expected a string, got {got}{extra}", self.child(key))
+        if not value and not allow_empty:
+            raise ConfigError("must not be empty", self.child(key))
+        return value
+
+    def boolean(self, key: str, *, default: bool) -> bool:
+        value = self._data.get(key, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"expected true or false, got {_shown(value)}", self.child(key))
+        return value
+
+    def integer(self, key: str, *, default: int) -> int:
+        value = self._data.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"expected an integer, got {_shown(value)}", self.child(key))
+        return value
+
+    def section(self, key: str, keys: tuple[str, ...] | None = None) -> _Section:
+        return _Section(self._data.get(key), self.child(key), keys or _KEYS[self.child(key)])
+
+    def one_of(self, key: str, kinds: tuple[str, ...], *, default: str | None) -> tuple[str, _Section]:
+        """A block naming exactly one kind (`storage: {sqlite: {...}}`): the kind and its section."""
+        if key not in self._data and default is not None:
+            return default, _Section({}, self.child(f"{key}.{default}"), _KEYS[f"{key}.{default}"])
+        outer = _Section(self._data.get(key), self.child(key), kinds)
+        given = [kind for kind in kinds if outer.present(kind)]
+        if not given:
+            raise ConfigError(f"required (one of: {', '.join(kinds)})", self.child(key))
+        if len(given) > 1:
+            raise ConfigError(
+                f"give exactly one of {', '.join(kinds)}; got {' and '.join(given)}", self.child(key)
+            )
+        return given[0], outer.section(given[0])
+
+
+_KEYS: dict[str, tuple[str, ...]] = {
+    "listener": ("address", "tls_cert_file", "tls_key_file"),
+    "storage.sqlite": ("path",),
+    "storage.memory": (),
+    "seal.pkcs11": (
+        "lib", "pin", "pin_file", "token_label", "token_serial",
+        "key_label", "hmac_key_label", "generate_key",
+    ),
+    "seal.shamir": (),
+    "auto_init": ("secret_shares", "secret_threshold", "output_file"),
+}

@@ -1,0 +1,132 @@
+"""Run the daemon as a real process for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+STARTUP_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def request(method: str, url: str, body: Any = None, token: str | None = None,
+            raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """One HTTP call; returns (status, parsed JSON body or None)."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url, data=data, method=method)
+    if token:
+        req.add_header("X-Vault-Token", token)
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            payload = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        payload = exc.read()
+        status = exc.code
+    return status, (json.loads(payload) if payload else None)
+
+
+@dataclass
+class Daemon:
+    """A `sealer server` process with its own config file and log."""
+
+    workdir: Path
+    config: dict[str, Any]
+    env: dict[str, str] = field(default_factory=dict)
+    args: list[str] | None = None
+    process: subprocess.Popen[bytes] | None = None
+    port: int = 0
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "daemon.log"
+
+    @property
+    def stdout_path(self) -> Path:
+        return self.workdir / "daemon.out"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace") if self.stdout_path.exists() else ""
+
+    def start(self, wait_for: str = "listening") -> Daemon:
+        if not self.port:
+            self.port = free_port()
+        config_path = self.workdir / "sealer.yaml"
+        if self.args is None:
+            self.config.setdefault("listener", {})["address"] = f"127.0.0.1:{self.port}"
+            config_path.write_text(yaml.safe_dump(self.config))
+            args = ["server", "--config", str(config_path)]
+        else:
+            args = self.args
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sealer", *args],
+            cwd=self.workdir,
+            env=env,
+            stdout=self.stdout_path.open("ab"),
+            stderr=self.log_path.open("ab"),
+        )
+        self.wait_until(lambda: self.health_status() is not None, "the listener to accept connections")
+        if wait_for == "unsealed":
+            self.wait_until(lambda: self.health_status() == 200, "the daemon to unseal itself")
+        return self
+
+    def health_status(self) -> int | None:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"daemon exited with {self.process.returncode}:\n{self.log()}")
+        try:
+            status, _ = request("GET", f"{self.address}/v1/sys/health")
+        except (ConnectionError, urllib.error.URLError, TimeoutError):
+            return None
+        return status
+
+    def wait_until(self, condition: Any, what: str, timeout: float = STARTUP_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.05)  # poll
+        raise AssertionError(f"timed out waiting for {what}; daemon log:\n{self.log()}")
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=30)
+        self.process = None
+        return code
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self.process = None
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None,
+             **kwargs: Any) -> tuple[int, Any]:
+        return request(method, f"{self.address}/v1/{path}", body, token, **kwargs)
