@@ -154,7 +154,9 @@ class Connection:
             return op(state)
         except ConnectionLost as lost:
             self._state = None
-            raise TokenGone(f"token {self._where.token} failed again right after reconnecting: {lost.message}") from lost
+            raise TokenGone(
+                f"token {self._where.token} failed again right after reconnecting: {lost.message}"
+            ) from lost
 
     def _reconnect(self, cause: str) -> _State:
         # Dead sessions are dropped, not closed: their handles may already belong to someone else.
@@ -169,8 +171,9 @@ class Connection:
             self._state = self._connect(generate=False)
         except HsmError as exc:
             log.warning("reconnecting to token %s failed: %s", self._where.token, exc.message)
+            token = self._where.token
             raise TokenGone(
-                f"lost token {self._where.token} in module {module.path} and could not reconnect: {exc.message}"
+                f"lost token {token} in module {module.path} and could not reconnect: {exc.message}"
             ) from exc
         log.warning("reconnected to token %s", self._where.token)
         return self._state

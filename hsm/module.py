@@ -120,7 +120,9 @@ class Module:
                 self._lib.initialize()
                 self.generation += 1
         except p11.PKCS11Error as exc:
-            raise ModuleLoadError(f"cannot load PKCS#11 module {self.path}: {_load_cause(exc, self.path)}") from exc
+            raise ModuleLoadError(
+                f"cannot load PKCS#11 module {self.path}: {_load_cause(exc, self.path)}"
+            ) from exc
 
     def reinitialize(self) -> None:
         """C_Finalize + C_Initialize: the only way SoftHSM notices a token that came back."""
@@ -133,7 +135,9 @@ class Module:
         try:
             lib.reinitialize()
         except p11.PKCS11Error as exc:
-            raise HsmError(f"cannot re-initialise PKCS#11 module {self.path}: {_load_cause(exc, self.path)}") from exc
+            raise HsmError(
+                f"cannot re-initialise PKCS#11 module {self.path}: {_load_cause(exc, self.path)}"
+            ) from exc
 
     def login(self, serial: bytes, session: Any, pin: str) -> None:
         """Log the process in to token `serial` through `session`, or join the existing login.
@@ -166,6 +170,15 @@ class Module:
                 self._lib.finalize()
             except p11.PKCS11Error as exc:  # nothing left to do about it; the process goes on
                 log.warning("C_Finalize of PKCS#11 module %s failed: %s", self.path, type(exc).__name__)
+
+
+async def wait_unloaded(unloading: concurrent.futures.Future[None], path: str, timeout: float) -> None:
+    """Wait for the C_Finalize queued by Module.release()."""
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.wrap_future(unloading)
+    except TimeoutError:
+        raise HsmTimeout(f"C_Finalize of PKCS#11 module {path} did not finish within {timeout:g} s") from None
 
 
 def _load_cause(exc: p11.PKCS11Error, path: str) -> str:

@@ -10,7 +10,7 @@ from tests.e2e.conftest import shamir_config
 
 
 @pytest.fixture(scope="module")
-def unsealed(tmp_path_factory, softhsm):
+def unsealed(tmp_path_factory):
     from tests.e2e.daemon import Daemon
 
     workdir = tmp_path_factory.mktemp("http-api")

@@ -1,0 +1,181 @@
+"""What every command shares: exit codes, the argument parser, flag sets, and the Command base class.
+
+A command is a class with a name, a one-line summary, help text with examples, a `configure(parser)`
+for its own flags and a `run(args, ctx) -> int`. Errors it cannot handle are raised as `CommandFailed`
+(message for stderr, exit code) and turned into output in one place, `main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, ClassVar, NoReturn
+
+from sealer.cli.client import Client, resolve_address, resolve_token
+from sealer.cli.env import Env
+
+
+class Exit(enum.IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    # `status` and `operator init -status` reuse 2 for "sealed" / "not initialised", as Vault does.
+    SEALED = 2
+
+
+class CommandFailed(Exception):
+    def __init__(self, message: str, code: int = Exit.ERROR) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class UsageError(Exception):
+    def __init__(self, message: str, usage: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+
+
+class ParserExit(Exception):
+    """argparse wanted to exit (after --help); carries the status instead of calling sys.exit."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+# -x long flags with one dash, as Vault spells them; -f and -n stay short flags.
+_ONE_DASH_LONG = re.compile(r"-[A-Za-z][A-Za-z0-9_-]+(=.*)?", re.DOTALL)
+
+
+def normalise_argv(argv: Sequence[str]) -> list[str]:
+    """`-format=json` -> `--format=json`, so argparse sees Vault's one-dash flags as long options.
+    Nothing after a bare `--` is touched."""
+    out: list[str] = []
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            return [*out, *argv[index:]]
+        out.append("-" + arg if _ONE_DASH_LONG.fullmatch(arg) else arg)
+    return out
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that writes to the Env's streams and raises instead of exiting the process."""
+
+    def __init__(self, *args: object, env: Env, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._env = env
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.format_usage())
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self._env.stderr.write(message)
+        raise ParserExit(status)
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        if message:
+            (self._env.stderr if file is sys.stderr else self._env.stdout).write(message)
+
+
+class Flags(enum.Flag):
+    NONE = 0
+    HTTP = enum.auto()    # -address
+    FORMAT = enum.auto()  # -format
+    FIELD = enum.auto()   # -field
+
+
+FORMATS = ("table", "json", "yaml", "yml")
+
+
+@dataclass
+class Context:
+    """One run of one command: its environment and the client it talks through."""
+
+    env: Env
+    args: argparse.Namespace
+    _client: Client | None = field(default=None, repr=False)
+
+    @property
+    def format(self) -> str:
+        fmt: str = getattr(self.args, "format", None) or "table"
+        return "yaml" if fmt == "yml" else fmt
+
+    def client(self) -> Client:
+        if self._client is None:
+            try:
+                address = resolve_address(getattr(self.args, "address", None), self.env)
+            except ValueError as exc:
+                raise CommandFailed(f"Error: {exc}") from None
+            self._client = Client(address, resolve_token(self.env),
+                                  ca_file=self.env.getenv("SEALER_CACERT", "VAULT_CACERT"))
+        return self._client
+
+
+class Command:
+    name: ClassVar[str]                 # as typed: "operator init"
+    summary: ClassVar[str]              # one line for the command list
+    usage: ClassVar[str]                # after "Usage: sealer "
+    description: ClassVar[str] = ""
+    examples: ClassVar[Sequence[str]] = ()
+    flags: ClassVar[Flags] = Flags.HTTP
+
+    def configure(self, parser: Parser) -> None:
+        """Add the command's own flags and arguments."""
+
+    def run(self, args: argparse.Namespace, ctx: Context) -> int:
+        raise NotImplementedError
+
+    def parser(self, env: Env) -> Parser:
+        epilog = ""
+        if self.examples:
+            epilog = "Examples:\n\n" + "\n".join(f"  $ {example}" for example in self.examples)
+        parser = Parser(
+            prog=f"sealer {self.name}",
+            usage=f"sealer {self.usage}",
+            description=f"{self.summary}.\n\n{self.description}".rstrip(),
+            epilog=epilog,
+            env=env,
+        )
+        if Flags.HTTP in self.flags:
+            parser.add_argument(
+                "--address", metavar="URL",
+                help="address of the Sealer server (default: $SEALER_ADDR, $VAULT_ADDR, "
+                     "http://127.0.0.1:8200)",
+            )
+        if Flags.FORMAT in self.flags:
+            default = env.getenv("SEALER_FORMAT", "VAULT_FORMAT") or "table"
+            if default not in FORMATS:
+                default = "table"
+            parser.add_argument("--format", choices=FORMATS, default=default,
+                                help="output format (default: table)")
+        if Flags.FIELD in self.flags:
+            parser.add_argument("--field", metavar="NAME",
+                                help="print only this field, raw (no newline when piped)")
+        self.configure(parser)
+        return parser
+
+
+@dataclass(frozen=True)
+class Group:
+    """A command with subcommands (`sealer operator init`): one module defines one Group."""
+
+    name: str
+    summary: str
+    commands: Mapping[str, type[Command]]
+
+    def help(self) -> str:
+        width = max(len(name) for name in self.commands) + 4
+        lines = [f"Usage: sealer {self.name} <subcommand> [options] [args]", "", f"{self.summary}.", "",
+                 "Subcommands:"]
+        lines += [f"    {name.ljust(width)}{command.summary}" for name, command in self.commands.items()]
+        lines += ["", f"Run `sealer {self.name} <subcommand> -help` for a subcommand's options."]
+        return "\n".join(lines)
