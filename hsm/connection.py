@@ -23,6 +23,7 @@ from hsm.errors import (
     HsmError,
     MechanismUnsupported,
     TokenGone,
+    TokenNotFound,
     Where,
     pkcs11_errors,
 )
@@ -57,14 +58,21 @@ class Connection:
         self._state: _State | None = None
         self._generation = -1  # module generation of the last connect attempt
         self._closed = False
-        self.info: dict[str, str] = {}
+        self.info: dict[str, str] = {}  # replaced (never mutated) on each connect: read from any thread
 
     # ---- lifecycle --------------------------------------------------------------------------------
 
-    def open(self) -> dict[str, str]:
+    def open(self, freshly_initialised: bool) -> None:
         """First connect: the only one allowed to generate missing keys."""
-        self._state = self._connect(generate=self._settings.generate_key)
-        return self.info
+        try:
+            self._state = self._connect(generate=self._settings.generate_key)
+        except TokenNotFound:
+            if freshly_initialised:
+                raise
+            # The module was initialised earlier, by another Hsm; SoftHSM lists only the tokens that
+            # existed then. Re-initialise (other users reconnect on their next call) and look again.
+            self._module.reinitialize(f"token {self._where.token} not found; it may be new")
+            self._state = self._connect(generate=self._settings.generate_key)
 
     def close(self) -> None:
         self._closed = True
@@ -143,6 +151,10 @@ class Connection:
         state = self._state
         if state is None:  # an earlier reconnect failed: try again, the token may be back
             return self._retry(op, "not connected since an earlier failure")
+        if state.generation != self._module.generation:
+            # Another Hsm re-initialised the module. Our handles are dead but not necessarily invalid:
+            # the module reuses handle numbers, so they may now name another Hsm's session and keys.
+            return self._retry(op, "the module was re-initialised by another user")
         try:
             return op(state)
         except ConnectionLost as lost:
@@ -166,7 +178,7 @@ class Connection:
         try:
             if self._generation == module.generation:
                 # Nobody re-initialised the module since our last connect: we must.
-                module.reinitialize()
+                module.reinitialize(f"to reconnect to token {self._where.token}")
             # Never generate keys here: a token that lost its keys must not silently get new ones.
             self._state = self._connect(generate=False)
         except HsmError as exc:

@@ -23,13 +23,11 @@ class Hsm:
     settings.call_timeout. A lost session is reconnected on the next call; see connection.py.
     """
 
-    def __init__(
-        self, settings: Pkcs11Settings, module: Module, connection: Connection, info: dict[str, str]
-    ):
+    def __init__(self, settings: Pkcs11Settings, module: Module, connection: Connection) -> None:
+        """Use Hsm.open()."""
         self._settings = settings
         self._module = module
         self._connection = connection
-        self._info = info
         self._closed = False
 
     @classmethod
@@ -38,16 +36,16 @@ class Hsm:
         module = Module.acquire(settings.lib)
         connection: Connection | None = None
         try:
-            await module.call(module.load, timeout=settings.call_timeout)
+            fresh = await module.call(module.load, timeout=settings.call_timeout)
             connection = Connection(module, settings)
-            info = await module.call(connection.open, timeout=settings.call_timeout)
+            await module.call(connection.open, fresh, timeout=settings.call_timeout)
         except BaseException:
             # Queued behind a connect that may still be running (timeout, cancellation).
             if connection is not None:
                 module.submit(connection.close)
             module.release()
             raise
-        return cls(settings, module, connection, info)
+        return cls(settings, module, connection)
 
     async def encrypt(self, plaintext: bytes, aad: bytes) -> bytes:
         """AES-256-GCM in the token with a fresh random 12-byte IV: iv || ciphertext || tag(16)."""
@@ -63,7 +61,7 @@ class Hsm:
 
     def describe(self) -> dict[str, str]:
         """Library, manufacturer, token label and serial, key labels: for status output and logs."""
-        return dict(self._info)
+        return dict(self._connection.info)
 
     async def close(self) -> None:
         """Close the session (and the module, if this was its last user). Safe to call twice."""

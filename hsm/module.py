@@ -12,6 +12,7 @@ Methods other than acquire/release/call/submit run on the worker thread only.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import hmac
 import logging
@@ -107,26 +108,29 @@ class Module:
             raise HsmError(f"PKCS#11 module {self.path} is not initialised")
         return self._lib
 
-    def load(self) -> None:
-        """dlopen and C_Initialize the module, unless a previous user of this Module left it loaded."""
+    def load(self) -> bool:
+        """dlopen and C_Initialize the module unless another user already did; True if this call did."""
         if self._unloading is not None:
             self._unloading.result()  # a previous last user's C_Finalize must come before our C_Initialize
             self._unloading = None
         try:
             if self._lib is None:
                 self._lib = LockingLib(self.path)
-                self.generation += 1
             elif not self._lib.is_initialized:
                 self._lib.initialize()
-                self.generation += 1
+            else:
+                return False
+            self.generation += 1
+            return True
         except p11.PKCS11Error as exc:
             raise ModuleLoadError(
                 f"cannot load PKCS#11 module {self.path}: {_load_cause(exc, self.path)}"
             ) from exc
 
-    def reinitialize(self) -> None:
-        """C_Finalize + C_Initialize: the only way SoftHSM notices a token that came back."""
-        log.warning("re-initialising PKCS#11 module %s", self.path)
+    def reinitialize(self, reason: str) -> None:
+        """C_Finalize + C_Initialize: the only way SoftHSM notices a token that came back or is new.
+        Every session of every user ends; users notice the new generation and reconnect."""
+        log.warning("re-initialising PKCS#11 module %s (%s)", self.path, reason)
         self._logins.clear()
         self.generation += 1
         lib = self._lib
@@ -170,6 +174,17 @@ class Module:
                 self._lib.finalize()
             except p11.PKCS11Error as exc:  # nothing left to do about it; the process goes on
                 log.warning("C_Finalize of PKCS#11 module %s failed: %s", self.path, type(exc).__name__)
+
+
+@atexit.register
+def _drop_libs() -> None:
+    # python-pkcs11's lib.__dealloc__ fails (AttributeError, printed as "Exception ignored") once the
+    # interpreter has started tearing down modules, so let go of every lib while it is still whole.
+    # atexit runs after concurrent.futures has joined the worker threads: no call can be in flight.
+    with Module._registry_lock:
+        for module in Module._registry.values():
+            module._unload()
+            module._lib = None
 
 
 async def wait_unloaded(unloading: concurrent.futures.Future[None], path: str, timeout: float) -> None:

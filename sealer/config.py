@@ -52,6 +52,7 @@ from urllib.parse import urlsplit
 import yaml
 
 __all__ = [
+    "DEFAULT_ADDRESS",
     "PIN_ENV",
     "AutoInitConfig",
     "Config",
@@ -211,6 +212,8 @@ _PORT = re.compile(r"[0-9]{1,5}")
 def split_address(address: str) -> tuple[str, int]:
     """Split "host:port" or "[v6]:port" into (host without brackets, port). Raises ValueError whose
     message says what is wrong."""
+    if "://" in address:
+        raise ValueError(f"expected host:port without a scheme, got {address!r}")
     host, sep, port_text = address.rpartition(":")
     if not sep or not host:
         raise ValueError(f"expected host:port, got {address!r}")

@@ -71,7 +71,7 @@ class Barrier:
             await self._physical.batch([Put(KEYRING_PATH, _seal_keyring(root_key, Keyring.new())), *also])
 
     async def unseal(self, root_key: bytes) -> None:
-        """Load the keyring with `root_key`. Already unsealed: nothing to do (as Vault)."""
+        """Load the keyring with `root_key`. Already unsealed: nothing to do, as in Vault."""
         async with self._lock:
             if self._keyring is not None:
                 return

@@ -41,6 +41,7 @@ _BUSY_TIMEOUT_S = 5.0
 _CACHE_SIZE = -16384  # KiB per connection (SQLite's default is 2 MiB)
 _PRAGMA_NAME = re.compile(r"[a-z_]+")
 _PRAGMA_VALUE = re.compile(r"-?\d+|[A-Za-z_]+")
+_FIXED_PRAGMAS = frozenset({"journal_mode", "synchronous", "locking_mode"})
 
 
 class SqliteStorage:
@@ -234,5 +235,7 @@ def _pragma_statements(pragmas: Mapping[str, int | str]) -> list[str]:
         # PRAGMA takes no bound parameters, so only harmless words reach the SQL text.
         if not _PRAGMA_NAME.fullmatch(name) or not _PRAGMA_VALUE.fullmatch(str(value)):
             raise ValueError(f"unsupported pragma {name!r} = {value!r}")
+        if name in _FIXED_PRAGMAS:
+            raise ValueError(f"pragma {name} is fixed: the durability promise depends on it")
         statements.append(f"PRAGMA {name} = {value}")
     return statements

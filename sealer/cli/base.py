@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, ClassVar, NoReturn
+from typing import IO, Any, ClassVar, NoReturn
 
 from sealer.cli.client import Client, resolve_address, resolve_token
 from sealer.cli.env import Env
@@ -67,10 +67,10 @@ def normalise_argv(argv: Sequence[str]) -> list[str]:
 class Parser(argparse.ArgumentParser):
     """argparse that writes to the Env's streams and raises instead of exiting the process."""
 
-    def __init__(self, *args: object, env: Env, **kwargs: object) -> None:
+    def __init__(self, *, env: Env, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         self._env = env
 
     def error(self, message: str) -> NoReturn:

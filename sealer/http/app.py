@@ -8,6 +8,7 @@ from engine.request import Op
 from sealer.http import sys_seal
 from sealer.http.errors import engine_errors
 from sealer.http.keys import SEAL_MANAGER
+from sealer.http.list_verb import accept_list_verb
 from sealer.http.parse import engine_request
 from sealer.http.responses import error_response, json_response, no_content
 from sealer.seal_manager import SealManager
@@ -32,6 +33,7 @@ async def logical(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(manager: SealManager) -> web.Application:
+    accept_list_verb()
     app = web.Application(middlewares=[engine_errors], client_max_size=MAX_REQUEST_BYTES)
     app[SEAL_MANAGER] = manager
     sys_seal.add_routes(app)

@@ -120,6 +120,19 @@ async def health(request: web.Request) -> web.Response:
     return json_response(body, status=code)
 
 
+async def leader(request: web.Request) -> web.Response:
+    # No HA yet: Vault answers a non-HA server this way, sealed or not, without a token.
+    return json_response({
+        "ha_enabled": False,
+        "is_self": False,
+        "active_time": "0001-01-01T00:00:00Z",
+        "leader_address": "",
+        "leader_cluster_address": "",
+        "performance_standby": False,
+        "performance_standby_last_remote_wal": 0,
+    })
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/sys/init", read_init, allow_head=False)
     app.router.add_put("/v1/sys/init", write_init)
@@ -129,4 +142,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/sys/unseal", unseal)
     app.router.add_put("/v1/sys/seal", seal)
     app.router.add_post("/v1/sys/seal", seal)
+    app.router.add_get("/v1/sys/leader", leader, allow_head=False)
     app.router.add_get("/v1/sys/health", health)  # allow_head: HEAD gets the status code alone

@@ -85,13 +85,11 @@ class Daemon:
         else:
             args = self.args
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sealer", *args],
-            cwd=self.workdir,
-            env=env,
-            stdout=self.stdout_path.open("ab"),
-            stderr=self.log_path.open("ab"),
-        )
+        with self.stdout_path.open("ab") as out, self.log_path.open("ab") as err:
+            # The child keeps its own copies of the descriptors; ours can close at once.
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "sealer", *args], cwd=self.workdir, env=env, stdout=out, stderr=err
+            )
         self.wait_until(lambda: self.health_status() is not None, "the listener to accept connections")
         if wait_for == "unsealed":
             self.wait_until(lambda: self.health_status() == 200, "the daemon to unseal itself")

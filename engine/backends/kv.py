@@ -1,0 +1,82 @@
+"""KV version 1 (Vault's kv "passthrough" backend): arbitrary JSON objects stored as they were written,
+one per path. A "ttl" (or "lease") key is only a hint handed back to readers as the lease duration."""
+
+from __future__ import annotations
+
+import json
+
+from engine.errors import BadRequest
+from engine.framework import Backend, FieldData, Path, parse_duration
+from engine.mounts import MountEntry
+from engine.request import Op, Request, Response
+from engine.storage.base import Storage
+
+
+class KvV1Backend(Backend):
+    def __init__(self, mount: MountEntry) -> None:
+        self.mount = mount
+        self.paths = [
+            Path(
+                r"(?P<path>.*)",
+                operations={
+                    Op.READ: self.read,
+                    Op.CREATE: self.write,
+                    Op.UPDATE: self.write,
+                    Op.DELETE: self.delete,
+                    Op.LIST: self.list,
+                },
+                existence_check=self.exists,
+                takes_arbitrary_input=True,
+                synopsis="Pass-through secret storage to the storage backend.",
+                description='Reads and writes arbitrary JSON objects; a "ttl" key is returned as the lease '
+                "duration on read.",
+            )
+        ]
+
+    async def exists(self, req: Request, data: FieldData, storage: Storage) -> bool:
+        return await storage.get(data.get("path")) is not None
+
+    async def read(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        raw = await storage.get(data.get("path"))
+        if raw is None:
+            return None
+        secret = json.loads(raw)
+        return Response(data=secret, lease_duration=self._lease_duration(secret), renewable=False)
+
+    def _lease_duration(self, secret: dict[str, object]) -> int:
+        hint = secret.get("ttl", secret.get("lease"))
+        if hint is not None:
+            try:
+                return parse_duration(hint)
+            except ValueError:
+                pass  # Vault falls back to the default when the hint does not parse
+        return self.mount.default_lease_ttl()
+
+    async def write(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        key = data.get("path")
+        if key == "":
+            raise BadRequest("missing path")
+        if not req.data:
+            raise BadRequest("missing data fields")
+        # The body as sent, not the field data: a "path" key in the body is the user's, not the URL's.
+        await storage.put(key, json.dumps(req.data, separators=(",", ":")).encode())
+        return None
+
+    async def delete(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        await storage.delete(data.get("path"))
+        return None
+
+    async def list(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        prefix = data.get("path")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        keys = await storage.list(prefix)
+        # Vault's ListResponse leaves "keys" out when empty; the core then answers 404.
+        return Response(data={"keys": keys} if keys else {})
+
+
+def kv_factory(mount: MountEntry) -> Backend:
+    version = (mount.options or {}).get("version", "1") or "1"
+    if version != "1":
+        raise BadRequest(f"kv version {version} is not supported yet")
+    return KvV1Backend(mount)
