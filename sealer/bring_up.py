@@ -4,6 +4,7 @@ backoff while the token is unreachable), or initialise an empty store when `auto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -11,7 +12,6 @@ import sys
 from pathlib import Path
 
 from engine.errors import EngineError
-
 from sealer.config import AutoInitConfig
 from sealer.seal_manager import InitRequest, InitResult, SealManager, SealUnavailableError
 from sealer.seals.base import SealUnavailable
@@ -32,10 +32,8 @@ async def run(manager: SealManager, auto_init: AutoInitConfig | None, stopping: 
         except (SealUnavailable, SealUnavailableError) as exc:
             manager.seal_error = str(exc)
             log.warning("staying sealed: %s (retrying in %.0fs)", exc, delay)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), timeout=delay)
-        except TimeoutError:
-            pass
         delay = min(delay * 2, MAX_RETRY_SECONDS)
 
 

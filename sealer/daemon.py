@@ -12,11 +12,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from aiohttp import web
+
 from engine.storage.base import Storage
 from engine.storage.memory import MemoryStorage
 from engine.storage.sqlite import SqliteStorage
 from hsm import Pkcs11Settings
-
 from sealer import bring_up, dev_token
 from sealer.config import (
     AutoInitConfig,

@@ -17,7 +17,6 @@ from engine.core import Core
 from engine.crypto import constant_time_equal, new_key, shamir
 from engine.errors import BadRequest, BarrierDecryptError, Sealed
 from engine.storage.base import Delete, Put, Storage
-
 from sealer import __version__
 from sealer.seal_record import (
     SEAL_RECORD_KEY,

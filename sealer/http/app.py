@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from aiohttp import web
-from engine.request import Op
 
+from engine.request import Op
 from sealer.http import sys_seal
 from sealer.http.errors import engine_errors
 from sealer.http.keys import SEAL_MANAGER
@@ -27,7 +27,8 @@ async def logical(request: web.Request) -> web.StreamResponse:
         if engine_req.op in (Op.READ, Op.LIST):
             return error_response(404, [])
         return no_content()
-    if response.status == 204 or (response.data is None and response.auth is None and engine_req.op not in (Op.READ, Op.LIST)):
+    nothing_to_say = response.data is None and response.auth is None and engine_req.op not in (Op.READ, Op.LIST)
+    if response.status == 204 or nothing_to_say:
         return no_content()
     return json_response(response.envelope(engine_req.id), status=response.status or 200)
 

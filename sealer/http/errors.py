@@ -6,8 +6,8 @@ import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from engine.errors import EngineError
 
+from engine.errors import EngineError
 from sealer.http.responses import error_response
 
 log = logging.getLogger("sealer.http")

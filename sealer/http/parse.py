@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aiohttp import web
+
 from engine.errors import BadRequest, UnsupportedOperation
 from engine.request import Op, Request
 

@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 from aiohttp import web
-from engine.errors import BadRequest, PermissionDenied
 
+from engine.errors import BadRequest, PermissionDenied
 from sealer.http.keys import SEAL_MANAGER
 from sealer.http.parse import client_token, json_body, query_flag
 from sealer.http.responses import json_response, no_content

@@ -7,7 +7,6 @@ import logging
 
 from engine.crypto import kdf
 from hsm import Hsm, HsmDecryptFailed, HsmError, Pkcs11Settings
-
 from sealer.seals.base import SealKeyInvalid, SealUnavailable
 
 log = logging.getLogger("sealer.seal")

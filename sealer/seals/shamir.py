@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from engine.crypto import aead, kdf
-
 from sealer.seals.base import SealKeyInvalid
 
 BARRIER_KEY_INFO = b"sealer barrier key v1"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.e2e.conftest import shamir_config
@@ -68,7 +66,7 @@ def test_rotate_adds_a_term_and_old_data_stays_readable(unsealed) -> None:
     daemon.call("PUT", "secret/before-rotate", {"v": "old"}, token=token)
     term = daemon.call("GET", "sys/key-status", token=token)[1]["data"]["term"]
     assert daemon.call("POST", "sys/rotate", token=token)[0] == 204
-    status, body = daemon.call("GET", "sys/key-status", token=token)
+    _, body = daemon.call("GET", "sys/key-status", token=token)
     assert body["data"]["term"] == term + 1 and body["data"]["install_time"]
     assert daemon.call("GET", "secret/before-rotate", token=token)[1]["data"] == {"v": "old"}
 

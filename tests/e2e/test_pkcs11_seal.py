@@ -57,7 +57,7 @@ def test_a_token_without_the_right_keys_cannot_unseal(daemons, softhsm_token, tm
     daemon.config = pkcs11_config(softhsm_token, tmp_path, key_label="some-other-key")
     daemon.start()
     daemon.wait_until(lambda: "seal_error" in daemon.call("GET", "sys/seal-status")[1], "a seal error")
-    status, body = daemon.call("GET", "sys/seal-status")
+    _, body = daemon.call("GET", "sys/seal-status")
     assert body["sealed"] is True
     assert "some-other-key" in body["seal_error"]
     assert daemon.health_status() == 503

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+
 from engine.errors import BadRequest, Sealed
 from engine.storage.base import Put
 from engine.storage.memory import MemoryStorage
 from hsm import Pkcs11Settings
-
 from sealer.seal_manager import InitRequest, SealManager, SealUnavailableError
 from sealer.seal_record import SEAL_RECORD_KEY, WRAPPED_ROOT_KEY
 from sealer.seals.pkcs11 import Pkcs11Seal
