@@ -31,8 +31,8 @@ class TopLevelDataResponse(Response):
     """Vault answers every sys/ request with its data both under "data" and at the top level (its
     HTTPSysInjector), which clients such as hvac's sys.list_mounted_secrets_engines rely on."""
 
-    def envelope(self, request_id: str) -> dict[str, Any]:
-        return {**(self.data or {}), **super().envelope(request_id)}
+    def envelope(self, request_id: str, mount_type: str = "") -> dict[str, Any]:
+        return {**(self.data or {}), **super().envelope(request_id, mount_type)}
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ class Response:
     # 204 when a write returns nothing, as Vault does.
     status: int | None = None
 
-    def envelope(self, request_id: str) -> dict[str, Any]:
+    def envelope(self, request_id: str, mount_type: str = "") -> dict[str, Any]:
         """Vault's response body."""
         return {
             "request_id": request_id,
@@ -53,5 +53,5 @@ class Response:
             "wrap_info": None,
             "warnings": self.warnings or None,
             "auth": self.auth,
-            "mount_type": "",
+            "mount_type": mount_type,
         }

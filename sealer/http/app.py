@@ -30,7 +30,7 @@ async def logical(request: web.Request) -> web.StreamResponse:
     nothing_to_say = response.data is None and response.auth is None and engine_req.op not in (Op.READ, Op.LIST)
     if response.status == 204 or nothing_to_say:
         return no_content()
-    return json_response(response.envelope(engine_req.id), status=response.status or 200)
+    return json_response(response.envelope(engine_req.id, engine_req.mount_type), status=response.status or 200)
 
 
 def build_app(manager: SealManager) -> web.Application:

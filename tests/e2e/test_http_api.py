@@ -27,6 +27,7 @@ def test_envelope_and_kv_v1(unsealed) -> None:
     assert set(body) >= {"request_id", "lease_id", "renewable", "lease_duration", "data", "wrap_info",
                          "warnings", "auth"}
     assert body["data"] == {"k": "v", "ttl": "1h"}
+    assert body["mount_type"] == "kv"
     assert body["lease_duration"] == 3600
     assert daemon.call("GET", "secret/env/missing", token=token) == (404, {"errors": []})
 

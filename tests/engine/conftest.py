@@ -18,6 +18,7 @@ from engine.crypto import new_key
 from engine.storage.base import Storage
 from engine.storage.memory import MemoryStorage
 from engine.storage.sqlite import SqliteStorage
+from engine.storage.view import View
 
 
 @asynccontextmanager
@@ -58,6 +59,12 @@ async def barrier_over_sqlite(tmp_path: Path) -> AsyncIterator[Storage]:
         yield barrier
 
 
+@asynccontextmanager
+async def view_over_barrier(tmp_path: Path) -> AsyncIterator[Storage]:
+    async with memory_storage(tmp_path) as physical, unsealed_barrier(physical) as barrier:
+        yield View(barrier, "logical/some-mount/")
+
+
 @dataclass(frozen=True)
 class StorageBackend:
     name: str
@@ -71,6 +78,7 @@ STORAGE_BACKENDS = [
     StorageBackend("sqlite", sqlite_storage),
     StorageBackend("barrier-memory", barrier_over_memory, root_names=("core/",)),
     StorageBackend("barrier-sqlite", barrier_over_sqlite, root_names=("core/",)),
+    StorageBackend("view-over-barrier", view_over_barrier),
 ]
 
 
