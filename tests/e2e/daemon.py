@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -27,8 +28,10 @@ def free_port() -> int:
 
 
 def request(method: str, url: str, body: Any = None, token: str | None = None,
-            raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+            raw: bytes | None = None, headers: dict[str, str] | None = None,
+            ca_file: str | None = None) -> tuple[int, Any]:
     """One HTTP call; returns (status, parsed JSON body or None)."""
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else None
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     req = urllib.request.Request(url, data=data, method=method)
     if token:
@@ -36,7 +39,7 @@ def request(method: str, url: str, body: Any = None, token: str | None = None,
     for name, value in (headers or {}).items():
         req.add_header(name, value)
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=10, context=context) as resp:
             payload = resp.read()
             status = resp.status
     except urllib.error.HTTPError as exc:
@@ -55,10 +58,12 @@ class Daemon:
     args: list[str] | None = None
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
+    scheme: str = "http"
+    ca_file: str | None = None
 
     @property
     def address(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def log_path(self) -> Path:
@@ -99,7 +104,7 @@ class Daemon:
         if self.process is not None and self.process.poll() is not None:
             raise AssertionError(f"daemon exited with {self.process.returncode}:\n{self.log()}")
         try:
-            status, _ = request("GET", f"{self.address}/v1/sys/health")
+            status, _ = request("GET", f"{self.address}/v1/sys/health", ca_file=self.ca_file)
         except (ConnectionError, urllib.error.URLError, TimeoutError):
             return None
         return status
@@ -127,4 +132,4 @@ class Daemon:
 
     def call(self, method: str, path: str, body: Any = None, token: str | None = None,
              **kwargs: Any) -> tuple[int, Any]:
-        return request(method, f"{self.address}/v1/{path}", body, token, **kwargs)
+        return request(method, f"{self.address}/v1/{path}", body, token, ca_file=self.ca_file, **kwargs)
