@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from engine.backends.registry import SECRET_ENGINES
-from engine.backends.system import BarrierKeys, SystemBackend
+from engine.backends.system import BarrierKeys, SystemBackend, SystemContext
 from engine.backends.token import TokenBackend
 from engine.errors import NotFound, PermissionDenied, Sealed
 from engine.mounts import BackendFactory, MountEntry, MountManager
@@ -59,7 +59,7 @@ class Core:
         # The system backend manages the very table it is mounted from: its factory refers to the
         # manager being built here, and only runs once the manager exists (in load()).
         builtins: dict[str, BackendFactory] = {
-            "system": lambda entry: SystemBackend(mounts, barrier),
+            "system": lambda entry: SystemBackend(SystemContext(mounts=mounts, keys=barrier, tokens=tokens)),
             "token": lambda entry: TokenBackend(entry, tokens),
         }
         mounts = MountManager(self._barrier, ChainMap(builtins, SECRET_ENGINES))

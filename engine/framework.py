@@ -267,10 +267,24 @@ class Path:
         return {k: v for k, v in found.groupdict().items() if v is not None}
 
 
+@dataclass(frozen=True)
+class SpecialPaths:
+    """Vault's PathsSpecial, relative to the mount. Entries are exact paths, or prefixes when they end
+    in '*'. `unauthenticated`: no token needed (logins). `root`: needs `sudo` in the caller's policy."""
+
+    unauthenticated: tuple[str, ...] = ()
+    root: tuple[str, ...] = ()
+
+    @staticmethod
+    def matches(patterns: tuple[str, ...], path: str) -> bool:
+        return any(path.startswith(p[:-1]) if p.endswith("*") else path == p for p in patterns)
+
+
 class Backend:
     """Base class: subclasses set `paths` (usually in __init__, with bound-method handlers)."""
 
     paths: list[Path]
+    special_paths: SpecialPaths = SpecialPaths()
 
     def _route(self, path: str) -> tuple[Path, dict[str, str]]:
         found = [(p, captures) for p in self.paths if (captures := p.match(path)) is not None]

@@ -1,0 +1,141 @@
+"""sys/mounts: enable, read, tune and disable secret engines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.backends.system_context import SystemContext
+from engine.errors import BadRequest
+from engine.framework import Field, FieldData, FieldType, Path, parse_duration
+from engine.mounts import SYSTEM_MAX_LEASE_TTL, MountConfig, MountEntry
+from engine.request import Op, Request, Response
+from engine.storage.base import Storage
+
+_MOUNT_FIELDS = {
+    "path": Field(FieldType.STRING),
+    "type": Field(FieldType.STRING),
+    "description": Field(FieldType.STRING),
+    "config": Field(FieldType.MAP),
+    "options": Field(FieldType.KV_PAIRS),
+    "local": Field(FieldType.BOOL),
+    "seal_wrap": Field(FieldType.BOOL),
+    "external_entropy_access": Field(FieldType.BOOL),
+    "plugin_name": Field(FieldType.STRING),
+    "plugin_version": Field(FieldType.STRING),
+}
+
+# Vault's aliases that pick a KV version through the type name.
+_KV_ALIASES = {"kv-v1": "1", "kv-v2": "2"}
+
+
+def mount_info(entry: MountEntry) -> dict[str, Any]:
+    """One mount as sys/mounts shows it (0 TTLs mean the system defaults, as in Vault)."""
+    return {
+        "type": entry.type,
+        "description": entry.description,
+        "accessor": entry.accessor,
+        "config": {
+            "default_lease_ttl": entry.config.default_lease_ttl,
+            "max_lease_ttl": entry.config.max_lease_ttl,
+            "force_no_cache": entry.config.force_no_cache,
+        },
+        "external_entropy_access": entry.external_entropy_access,
+        "local": entry.local,
+        "seal_wrap": entry.seal_wrap,
+        "options": entry.options,
+        "uuid": entry.uuid,
+        "plugin_version": "",
+        "running_plugin_version": "",
+        "running_sha256": "",
+    }
+
+
+def mount_config(raw: dict[str, Any]) -> MountConfig:
+    """The `config` object of sys/mounts/<path>, with Vault's checks."""
+    config = MountConfig(force_no_cache=bool(raw.get("force_no_cache", False)))
+    for name, label in (("default_lease_ttl", "default"), ("max_lease_ttl", "max")):
+        value = raw.get(name)
+        if value in (None, "", "system"):
+            continue
+        try:
+            setattr(config, name, parse_duration(value))
+        except ValueError:
+            raise BadRequest(f"unable to parse {label} TTL of {value}") from None
+    if config.max_lease_ttl and config.default_lease_ttl > config.max_lease_ttl:
+        raise BadRequest("given default lease TTL greater than given max lease TTL")
+    if not config.max_lease_ttl and config.default_lease_ttl > SYSTEM_MAX_LEASE_TTL:
+        raise BadRequest(
+            f"given default lease TTL greater than system max lease TTL of {SYSTEM_MAX_LEASE_TTL}"
+        )
+    return config
+
+
+class MountsSection:
+    def __init__(self, context: SystemContext) -> None:
+        self.mounts = context.mounts
+
+    def paths(self) -> list[Path]:
+        return [
+            Path("mounts", operations={Op.READ: self.list_mounts}, synopsis="List the secret engines."),
+            Path(
+                # Not ".../tune": that is the next path's, and patterns must not overlap.
+                r"mounts/(?P<path>(?!.*/tune$).+)",
+                fields=_MOUNT_FIELDS,
+                operations={Op.READ: self.read_mount, Op.UPDATE: self.enable, Op.DELETE: self.disable},
+                synopsis="Enable, read or disable the secret engine mounted at a path.",
+            ),
+            Path(
+                r"mounts/(?P<path>.+)/tune",
+                operations={Op.READ: self.read_tune},
+                synopsis="Read a mount's effective lease settings.",
+            ),
+        ]
+
+    async def list_mounts(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        return Response(data={entry.path: mount_info(entry) for entry in self.mounts.secret_mounts()})
+
+    async def read_mount(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        return Response(data=mount_info(self._mount_at(data.get("path"))))
+
+    async def read_tune(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        entry = self._mount_at(data.get("path"))
+        tune: dict[str, Any] = {
+            "description": entry.description,
+            "default_lease_ttl": entry.default_lease_ttl(),
+            "max_lease_ttl": entry.max_lease_ttl(),
+            "force_no_cache": entry.config.force_no_cache,
+        }
+        if entry.options:
+            tune["options"] = entry.options
+        return Response(data=tune)
+
+    def _mount_at(self, path: str) -> MountEntry:
+        entry = self.mounts.find_secret_mount(path)
+        if entry is None:
+            raise BadRequest(f"No secret engine mount at {path.lstrip('/').rstrip('/')}/")
+        return entry
+
+    async def enable(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        mount_type = data.get("type")
+        if not mount_type:
+            raise BadRequest("backend type must be specified as a string")
+        options = data.get("options") or None
+        if mount_type in _KV_ALIASES:
+            options = {**(options or {}), "version": _KV_ALIASES[mount_type]}
+            mount_type = "kv"
+        entry = MountEntry(
+            path=data.get("path"),
+            type=mount_type,
+            description=data.get("description"),
+            options=options,
+            local=data.get("local"),
+            seal_wrap=data.get("seal_wrap"),
+            external_entropy_access=data.get("external_entropy_access"),
+            config=mount_config(data.get("config")),
+        )
+        await self.mounts.enable(entry)
+        return None
+
+    async def disable(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        await self.mounts.disable(data.get("path"))
+        return None
