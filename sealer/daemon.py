@@ -17,7 +17,7 @@ from engine.storage.base import Storage
 from engine.storage.memory import MemoryStorage
 from engine.storage.sqlite import SqliteStorage
 from hsm import Pkcs11Settings
-from sealer import bring_up, dev_token
+from sealer import background, bring_up, dev_token
 from sealer.config import (
     AutoInitConfig,
     Config,
@@ -102,6 +102,7 @@ async def running(config: Config, *, dev: DevOptions | None = None) -> AsyncIter
         stack.callback(stopping.set)  # LIFO: tells the start-up task to stop before the group joins
         root_token_id = dev.root_token_id if dev else None
         tasks.create_task(bring_up.run(manager, config.auto_init, stopping, root_token_id=root_token_id))
+        tasks.create_task(background.supervise(manager, stopping))
         yield Running(manager=manager, address=address)
 
 

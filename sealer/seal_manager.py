@@ -94,6 +94,8 @@ class SealManager:
         # After an operator's sys/seal, auto-unseal stays off until recovery shares or a restart.
         self._sealed_by_operator = False
         self.unsealed_event = asyncio.Event()
+        self.sealed_event = asyncio.Event()
+        self.sealed_event.set()
 
     # -- state -------------------------------------------------------------------------------
 
@@ -316,6 +318,7 @@ class SealManager:
 
     def _unsealed(self) -> None:
         self.seal_error = None
+        self.sealed_event.clear()
         self.unsealed_event.set()
         log.info("unsealed")
 
@@ -331,6 +334,7 @@ class SealManager:
         await self.core.teardown()
         self.barrier.seal()
         self.unsealed_event.clear()
+        self.sealed_event.set()
 
 
 class SealUnavailableError(Sealed):
