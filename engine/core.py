@@ -5,7 +5,9 @@ setup() after unsealing and teardown() before sealing.
 
 from __future__ import annotations
 
+import asyncio
 from collections import ChainMap
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -65,6 +67,10 @@ class Core:
         mounts = MountManager(self._barrier, ChainMap(builtins, SECRET_ENGINES))
         await mounts.load()
         self._serving = _Serving(tokens, mounts)
+
+    def background(self) -> list[Callable[[asyncio.Event], Awaitable[None]]]:
+        """Long-running jobs the daemon runs while unsealed, each until its event is set."""
+        return []
 
     async def teardown(self) -> None:
         self._serving = None
