@@ -1,6 +1,8 @@
-"""The request pipeline behind the barrier: token check, authorisation, routing, and Vault's rules for
-what an empty answer means. HTTP, seals and the daemon's lifecycle stay outside; the daemon calls
-setup() after unsealing and teardown() before sealing.
+"""The request pipeline behind the barrier: token check (none on a backend's login paths),
+authorisation, token use counting, routing, turning a backend's login into a token and its secret into
+a lease, and Vault's rules for what an empty answer means. HTTP, seals and the daemon's lifecycle stay
+outside; the daemon calls setup() after unsealing, runs background() while unsealed and calls
+teardown() before sealing.
 """
 
 from __future__ import annotations
@@ -11,15 +13,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from engine.backends.registry import SECRET_ENGINES
+from engine.backends.registry import SECRET_ENGINES, auth_factories
 from engine.backends.system import BarrierKeys, SystemBackend, SystemContext
 from engine.backends.token import TokenBackend
 from engine.errors import NotFound, PermissionDenied, Sealed
+from engine.expiration import ExpirationManager
+from engine.expiration.issue import lease_secret
+from engine.expiration.token_link import StoreLink, link
+from engine.framework import SpecialPaths
 from engine.mounts import BackendFactory, MountEntry, MountManager
+from engine.policy import PolicyStore, normalize_request_path
 from engine.request import Op, Request, Response
 from engine.router import Route
 from engine.storage.base import Storage
-from engine.tokens import Clock, TokenEntry, TokenStore, utc_now
+from engine.tokens import Clock, TokenEntry, TokenStore, auth_block, utc_now
 
 
 class SealableStorage(Storage, BarrierKeys, Protocol):
@@ -43,6 +50,8 @@ class _Serving:
 
     tokens: TokenStore
     mounts: MountManager
+    policies: PolicyStore
+    expiration: ExpirationManager
 
 
 class Core:
@@ -52,25 +61,41 @@ class Core:
         self._serving: _Serving | None = None
 
     async def setup(self) -> None:
-        """Load the token store and the mount tables (creating the defaults on first start)."""
+        """Load the token store, the policies, the mount tables (creating the defaults on first
+        start) and the leases."""
         if self._serving is not None:
             return
         tokens = TokenStore(self._barrier, self._clock)
         await tokens.setup()
+        policies = PolicyStore(self._barrier)
+        await policies.setup()
         barrier = self._barrier
+        expiration = ExpirationManager(
+            barrier, routes=lambda path: _route_for(mounts, path), tokens=StoreLink(tokens), clock=self._clock
+        )
+        link(tokens, expiration)
         # The system backend manages the very table it is mounted from: its factory refers to the
         # manager being built here, and only runs once the manager exists (in load()).
         builtins: dict[str, BackendFactory] = {
-            "system": lambda entry: SystemBackend(SystemContext(mounts=mounts, keys=barrier, tokens=tokens)),
-            "token": lambda entry: TokenBackend(entry, tokens),
+            "system": lambda entry: SystemBackend(
+                SystemContext(mounts=mounts, keys=barrier, tokens=tokens, policies=policies, expiration=expiration)
+            ),
+            "token": lambda entry: TokenBackend(entry, tokens, policies),
         }
-        mounts = MountManager(self._barrier, ChainMap(builtins, SECRET_ENGINES))
+        mounts = MountManager(self._barrier, ChainMap(builtins, SECRET_ENGINES), auth_factories(self._clock))
         await mounts.load()
-        self._serving = _Serving(tokens, mounts)
+        await expiration.load()
+        self._serving = _Serving(tokens, mounts, policies, expiration)
 
     def background(self) -> list[Callable[[asyncio.Event], Awaitable[None]]]:
-        """Long-running jobs the daemon runs while unsealed, each until its event is set."""
-        return []
+        """Long-running jobs the daemon runs while unsealed, each until its event is set: the
+        expiration manager's one task."""
+        serving = self._serving
+        return [] if serving is None else [serving.expiration.run]
+
+    @property
+    def expiration(self) -> ExpirationManager:
+        return self._loaded().expiration
 
     async def teardown(self) -> None:
         self._serving = None
@@ -91,31 +116,92 @@ class Core:
 
     async def handle(self, req: Request) -> Response:
         serving = self._loaded()
-        entry = await serving.tokens.lookup(req.client_token) if req.client_token else None
-        if entry is None:
-            raise PermissionDenied()
-
+        # One spelling of the path for routing, the ACL and storage alike ('..', '//' resolved).
+        req.path = normalize_request_path(req.path)
         found = serving.mounts.router.match(req.path)
+        # A backend's login paths need no token (Vault's LoginPath); everything else does, and an
+        # unknown token is refused before an unknown route is reported.
+        login = found is not None and SpecialPaths.matches(found[0].backend.special_paths.unauthenticated, found[1])
+        entry = await serving.tokens.lookup(req.client_token) if req.client_token else None
+        if entry is None and not login:
+            raise PermissionDenied()
+        req.token_entry = entry
+
         if found is None:
+            assert entry is not None
             # Authorised first, as in Vault: an unknown path is a 404 only for those allowed to know.
-            self._authorize(entry, req)
+            await self._authorize(serving.policies, entry, req)
             raise NotFound(f'no handler for route "{req.path}". route entry not found.')
         route, below = found
         req.mount_point, req.mount_type = route.entry.path, route.entry.type
+        req.mount_accessor = route.entry.accessor
         # Only the token backend sees the caller's token, as in Vault.
         token = req.client_token if route.entry.type == "token" else None
         routed = replace(req, path=below, client_token=token)
         await _create_or_update(req, routed, route)
 
-        self._authorize(entry, req)
-        response = await route.backend.handle(routed, route.storage)
+        if login:
+            response = await route.backend.handle(routed, route.storage)
+            return await self._respond(serving, req, route, response, entry)
+        assert entry is not None
+        await self._authorize(serving.policies, entry, req, route.backend.special_paths.root, below)
+        # The use is counted once authorised; a token whose last use this is goes when it is over.
+        async with serving.tokens.using(entry, req.remote_address) as live:
+            req.token_entry = routed.token_entry = live
+            response = await route.backend.handle(routed, route.storage)
+            return await self._respond(serving, req, route, response, live)
+
+    async def _respond(
+        self, serving: _Serving, req: Request, route: Route, response: Response | None, entry: TokenEntry | None
+    ) -> Response:
+        if response is not None and response.login is not None:
+            await _log_in(serving.tokens, req, route, response)
+        if response is not None and response.secret is not None:
+            await lease_secret(
+                serving.expiration, path=req.path, route=route, response=response, token=entry, now=self._clock()
+            )
         return _finish(req, response, route.entry)
 
-    def _authorize(self, entry: TokenEntry, req: Request) -> None:
-        """The one place the ACL plugs in: `req.op` is final (CREATE vs UPDATE decided) and the
-        path is the full request path. For now only root tokens are allowed anything."""
-        if not entry.is_root:
+    async def _authorize(
+        self,
+        policies: PolicyStore,
+        entry: TokenEntry,
+        req: Request,
+        root_paths: tuple[str, ...] = (),
+        below: str = "",
+    ) -> None:
+        """The ACL check (Vault's CheckToken): `req.op` is final (CREATE vs UPDATE decided) and the
+        path is the full, normalised request path. A path the routed backend lists as root-protected
+        (`root_paths`, matched against `below`, the path under its mount) also needs sudo."""
+        acl = await policies.acl_for(entry.policies)
+        decision = acl.check(req.op, req.path, req.data, wrap_ttl=req.wrap_ttl)
+        if not decision.allowed or (not decision.sudo and SpecialPaths.matches(root_paths, below)):
             raise PermissionDenied()
+
+
+async def _log_in(tokens: TokenStore, req: Request, route: Route, response: Response) -> None:
+    """An auth method accepted a login: make its token (bounded by the auth mount's TTLs, at the login
+    request's path) and answer with Vault's auth block."""
+    auth = response.login
+    assert auth is not None
+    response.login = None
+    mount = route.entry
+    token, entry = await tokens.create_from_auth(
+        auth,
+        mount_path=mount.path,
+        path=req.path,
+        mount_accessor=mount.accessor,
+        mount_default_ttl=mount.default_lease_ttl(),
+        mount_max_ttl=mount.max_lease_ttl(),
+        mount_token_type=mount.config.token_type or "default-service",
+        warnings=response.warnings,
+    )
+    response.auth = auth_block(token, entry)
+
+
+def _route_for(mounts: MountManager, path: str) -> Route | None:
+    found = mounts.router.match(path)
+    return None if found is None else found[0]
 
 
 async def _create_or_update(req: Request, routed: Request, route: Route) -> None:

@@ -15,10 +15,11 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from engine.errors import BadRequest, EngineError, NotFound, UnsupportedOperation
-from engine.request import Op, Request, Response
+from engine.request import Op, Request, Response, Secret
 from engine.storage.base import Storage
 
 Handler = Callable[[Request, "FieldData", Storage], Awaitable[Response | None]]
@@ -280,8 +281,24 @@ class SpecialPaths:
         return any(path.startswith(p[:-1]) if p.endswith("*") else path == p for p in patterns)
 
 
+@dataclass(frozen=True)
+class SecretLease:
+    """A secret a backend issued, handed back to it to renew or revoke (Vault's RenewRequest and
+    RevokeRequest carry the same): the path below the mount it was issued at and its internal data."""
+
+    lease_id: str
+    path: str
+    issue_time: datetime
+    ttl: int
+    max_ttl: int
+    internal_data: dict[str, Any] = field(default_factory=dict, repr=False)
+    increment: int = 0  # the renewal asked for, in seconds (0: the backend's default)
+
+
 class Backend:
-    """Base class: subclasses set `paths` (usually in __init__, with bound-method handlers)."""
+    """Base class: subclasses set `paths` (usually in __init__, with bound-method handlers). A backend
+    that issues leased secrets (Response.secret) also overrides revoke_secret, and renew_secret if
+    its secrets can be renewed."""
 
     paths: list[Path]
     special_paths: SpecialPaths = SpecialPaths()
@@ -307,6 +324,21 @@ class Backend:
         if path.existence_check is None:
             return None
         return await path.existence_check(req, self._field_data(req, path, captures), storage)
+
+    async def revoke_secret(self, lease: SecretLease, storage: Storage) -> None:
+        """Undo what the secret granted (drop the database user, ...). Raising leaves the lease to be
+        retried with backoff. The default has nothing to undo."""
+        return None
+
+    async def renew_secret(self, lease: SecretLease, storage: Storage) -> Secret | None:
+        """Extend the secret: return its new terms (ttl 0: the mount's default); the expiration manager
+        caps them by the max TTLs. Secrets of a backend that does not override this are issued as
+        not renewable."""
+        raise BadRequest("lease is not renewable")
+
+    @classmethod
+    def renews_secrets(cls) -> bool:
+        return cls.renew_secret is not Backend.renew_secret
 
     async def handle(self, req: Request, storage: Storage) -> Response | None:
         path, captures = self._route(req.path)

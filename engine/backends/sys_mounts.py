@@ -1,13 +1,22 @@
-"""sys/mounts: enable, read, tune and disable secret engines."""
+"""sys/mounts: enable, read, tune and disable secret engines. Disabling one revokes its leases first
+(through the expiration manager, when there is one) and then deletes its data."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from engine.backends.mount_tune import (
+    TUNE_FIELDS,
+    check_listing_visibility,
+    lockout_view,
+    mount_for_tune_read,
+    tune,
+    tune_info,
+)
 from engine.backends.system_context import SystemContext
 from engine.errors import BadRequest
 from engine.framework import Field, FieldData, FieldType, Path, parse_duration
-from engine.mounts import SYSTEM_MAX_LEASE_TTL, MountConfig, MountEntry
+from engine.mounts import SYSTEM_MAX_LEASE_TTL, BeforeChange, MountConfig, MountEntry
 from engine.request import Op, Request, Response
 from engine.storage.base import Storage
 
@@ -27,18 +36,35 @@ _MOUNT_FIELDS = {
 # Vault's aliases that pick a KV version through the type name.
 _KV_ALIASES = {"kv-v1": "1", "kv-v2": "2"}
 
+_CONFIG_LISTS = (
+    "audit_non_hmac_request_keys",
+    "audit_non_hmac_response_keys",
+    "passthrough_request_headers",
+    "allowed_response_headers",
+)
+
 
 def mount_info(entry: MountEntry) -> dict[str, Any]:
-    """One mount as sys/mounts shows it (0 TTLs mean the system defaults, as in Vault)."""
+    """One mount as sys/mounts and sys/auth show it (0 TTLs mean the system defaults, as in Vault)."""
+    config: dict[str, Any] = {
+        "default_lease_ttl": entry.config.default_lease_ttl,
+        "max_lease_ttl": entry.config.max_lease_ttl,
+        "force_no_cache": entry.config.force_no_cache,
+    }
+    for name in _CONFIG_LISTS:
+        if getattr(entry.config, name):
+            config[name] = list(getattr(entry.config, name))
+    if entry.config.listing_visibility:
+        config["listing_visibility"] = entry.config.listing_visibility
+    if entry.is_auth:
+        config["token_type"] = entry.config.token_type or "default-service"
+    if entry.config.user_lockout_config is not None:
+        config["user_lockout_config"] = lockout_view(entry, prefix="user_lockout_")
     return {
         "type": entry.type,
         "description": entry.description,
         "accessor": entry.accessor,
-        "config": {
-            "default_lease_ttl": entry.config.default_lease_ttl,
-            "max_lease_ttl": entry.config.max_lease_ttl,
-            "force_no_cache": entry.config.force_no_cache,
-        },
+        "config": config,
         "external_entropy_access": entry.external_entropy_access,
         "local": entry.local,
         "seal_wrap": entry.seal_wrap,
@@ -51,7 +77,8 @@ def mount_info(entry: MountEntry) -> dict[str, Any]:
 
 
 def mount_config(raw: dict[str, Any]) -> MountConfig:
-    """The `config` object of sys/mounts/<path>, with Vault's checks."""
+    """The `config` object of sys/mounts/<path> and sys/auth/<path>, with Vault's checks (the auth
+    method's token_type is read by sys/auth itself)."""
     config = MountConfig(force_no_cache=bool(raw.get("force_no_cache", False)))
     for name, label in (("default_lease_ttl", "default"), ("max_lease_ttl", "max")):
         value = raw.get(name)
@@ -64,14 +91,33 @@ def mount_config(raw: dict[str, Any]) -> MountConfig:
     if config.max_lease_ttl and config.default_lease_ttl > config.max_lease_ttl:
         raise BadRequest("given default lease TTL greater than given max lease TTL")
     if not config.max_lease_ttl and config.default_lease_ttl > SYSTEM_MAX_LEASE_TTL:
-        raise BadRequest(
-            f"given default lease TTL greater than system max lease TTL of {SYSTEM_MAX_LEASE_TTL}"
-        )
+        raise BadRequest(f"given default lease TTL greater than system max lease TTL of {SYSTEM_MAX_LEASE_TTL}")
+    config.listing_visibility = check_listing_visibility(str(raw.get("listing_visibility") or ""))
+    for name in _CONFIG_LISTS:
+        value = raw.get(name)
+        if isinstance(value, str):
+            value = value.split(",")
+        if value:
+            config_list = [str(item).strip() for item in value if str(item).strip()]
+            setattr(config, name, config_list)
     return config
+
+
+def revoke_leases(context: SystemContext) -> BeforeChange:
+    """The hook a disable or remount calls with the mount's path: every lease (and, for an auth mount,
+    every token) issued under it is revoked, as Vault does, while the backend can still answer."""
+
+    async def revoke(prefix: str) -> None:
+        expiration = context.expiration
+        if expiration is not None:
+            await expiration.revoke_prefix(prefix, force=True)
+
+    return revoke
 
 
 class MountsSection:
     def __init__(self, context: SystemContext) -> None:
+        self.context = context
         self.mounts = context.mounts
 
     def paths(self) -> list[Path]:
@@ -86,8 +132,9 @@ class MountsSection:
             ),
             Path(
                 r"mounts/(?P<path>.+)/tune",
-                operations={Op.READ: self.read_tune},
-                synopsis="Read a mount's effective lease settings.",
+                fields=TUNE_FIELDS,
+                operations={Op.READ: self.read_tune, Op.UPDATE: self.tune},
+                synopsis="Read or tune a mount's settings (auth mounts too, as auth/<path>).",
             ),
         ]
 
@@ -95,25 +142,17 @@ class MountsSection:
         return Response(data={entry.path: mount_info(entry) for entry in self.mounts.secret_mounts()})
 
     async def read_mount(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        return Response(data=mount_info(self._mount_at(data.get("path"))))
-
-    async def read_tune(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        entry = self._mount_at(data.get("path"))
-        tune: dict[str, Any] = {
-            "description": entry.description,
-            "default_lease_ttl": entry.default_lease_ttl(),
-            "max_lease_ttl": entry.max_lease_ttl(),
-            "force_no_cache": entry.config.force_no_cache,
-        }
-        if entry.options:
-            tune["options"] = entry.options
-        return Response(data=tune)
-
-    def _mount_at(self, path: str) -> MountEntry:
+        path = data.get("path")
         entry = self.mounts.find_secret_mount(path)
         if entry is None:
             raise BadRequest(f"No secret engine mount at {path.lstrip('/').rstrip('/')}/")
-        return entry
+        return Response(data=mount_info(entry))
+
+    async def read_tune(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        return Response(data=tune_info(mount_for_tune_read(self.mounts, data.get("path"))))
+
+    async def tune(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        return await tune(self.mounts, data.get("path"), data)
 
     async def enable(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
         mount_type = data.get("type")
@@ -137,5 +176,5 @@ class MountsSection:
         return None
 
     async def disable(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        await self.mounts.disable(data.get("path"))
+        await self.mounts.disable(data.get("path"), before=revoke_leases(self.context))
         return None

@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from engine.backends.sys_auth import AuthSection
 from engine.backends.sys_keys import KeysSection
+from engine.backends.sys_leases import LeasesSection
 from engine.backends.sys_mounts import MountsSection
+from engine.backends.sys_policy import PolicySection
+from engine.backends.sys_remount import RemountSection
 from engine.backends.system_context import BarrierKeys, SystemContext
 from engine.framework import Backend, Path, SpecialPaths
 
@@ -23,14 +27,15 @@ class Section(Protocol):
 
 SectionFactory = Callable[[SystemContext], Section]
 
-SECTIONS: list[SectionFactory] = [MountsSection, KeysSection]
+SECTIONS: list[SectionFactory] = [MountsSection, AuthSection, RemountSection, KeysSection, LeasesSection, PolicySection]
 
-# Vault's root-protected sys paths (sudo required), relative to sys/.
+# Vault's root-protected sys paths (sudo required), relative to sys/: its system backend's
+# PathsSpecial.Root, no more (sys/mounts/*, sys/policy/* and sys/policies/* need no sudo in Vault).
 ROOT_PATHS = (
-    "audit", "audit/*", "auth/*", "mounts/*", "policy/*", "policies/*", "raw/*", "rotate", "remount",
-    "revoke-prefix/*", "revoke-force/*", "leases/revoke-prefix/*", "leases/revoke-force/*",
-    "leases/lookup/*", "seal", "step-down", "rekey/*", "generate-root/*", "key-status",
-    "internal/counters/*", "storage/raft/*", "config/*",
+    "auth/*", "remount", "audit", "audit/*", "raw", "raw/*", "rotate", "config/cors", "config/auditing/*",
+    "config/ui/headers/*", "plugins/catalog/*", "revoke-prefix/*", "revoke-force/*", "leases/revoke-prefix/*",
+    "leases/revoke-force/*", "leases/lookup/*", "storage/raft/snapshot-auto/config/*", "leases",
+    "internal/inspect/*", "seal", "step-down",
 )
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from engine.expiration import ExpirationManager
     from engine.mounts import MountManager
     from engine.tokens import TokenStore
 
@@ -34,4 +35,4 @@ class SystemContext:
     tokens: TokenStore
     # Filled in as the services exist: the policy store and the expiration manager.
     policies: Any = None
-    expiration: Any = None
+    expiration: ExpirationManager | None = None

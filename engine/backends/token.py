@@ -1,216 +1,254 @@
-"""The token auth method, mounted at auth/token/: look up, create and revoke tokens, with Vault's
-request and response shapes. This is the minimal set hvac and curl need; roles, renewals, accessors
-endpoints and use-limited or batch tokens come with the full token store."""
+"""The token auth method, mounted at auth/token/ (Vault's token store backend): create, look up, renew
+and revoke tokens, by value or by accessor, and token roles, with Vault's request and response shapes
+and messages. Creation rules live in token_create.py, roles in token_roles.py."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
 from typing import Any
 
+from engine.backends.token_context import PolicySource, TokenContext
+from engine.backends.token_create import CREATE_FIELDS, create_token
+from engine.backends.token_roles import ROLE_NAME, RolePaths
 from engine.errors import BadRequest, PermissionDenied
-from engine.framework import Backend, Field, FieldData, FieldType, Path
+from engine.framework import Backend, Field, FieldData, FieldType, Path, SpecialPaths
 from engine.mounts import MountEntry
 from engine.request import Op, Request, Response
 from engine.storage.base import Storage
-from engine.tokens import ROOT_PATH, TokenEntry, TokenStore, rfc3339
+from engine.tokens import TokenEntry, TokenStore, auth_block, rfc3339, sanitize_policies
+from engine.tokens.entry import from_unix
 
-_TOKEN_FIELD = {"token": Field(FieldType.STRING, description="The token to look up or revoke.")}
+__all__ = ["TokenBackend", "describe", "sanitize_policies"]
 
-_CREATE_FIELDS = {
-    "id": Field(FieldType.STRING, description="The token value; root only."),
-    "role_name": Field(FieldType.STRING),
-    "policies": Field(FieldType.LIST),
-    "meta": Field(FieldType.KV_PAIRS),
-    "no_parent": Field(FieldType.BOOL),
-    "no_default_policy": Field(FieldType.BOOL),
-    "renewable": Field(FieldType.BOOL, default=True),
-    "ttl": Field(FieldType.DURATION),
-    "lease": Field(FieldType.DURATION, description="Deprecated alias of ttl."),
-    "type": Field(FieldType.STRING),
-    "explicit_max_ttl": Field(FieldType.DURATION),
-    "display_name": Field(FieldType.STRING),
-    "num_uses": Field(FieldType.INT),
-    "period": Field(FieldType.DURATION),
-    "entity_alias": Field(FieldType.STRING),
+_TOKEN = {"token": Field(FieldType.STRING, description="The token (request body).")}
+_ACCESSOR = {"accessor": Field(FieldType.STRING, description="Accessor of the token (request body).")}
+_INCREMENT = {
+    "increment": Field(FieldType.DURATION, default=0, description="The desired increment in seconds."),
 }
 
-_DISPLAY_NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9-]")
-
-
-def sanitize_policies(policies: list[str], add_default: bool) -> list[str]:
-    """Vault's policyutil.SanitizePolicies: lower-case, trimmed, sorted, unique; "root" stands alone;
-    "default" is added unless the token is root."""
-    names = [p.strip().lower() for p in policies]
-    names = [p for p in names if p]
-    if "root" in names:
-        return ["root"]
-    if add_default:
-        names.append("default")
-    return sorted(set(names))
+TIDY_STARTED = (
+    "Tidy operation successfully started. Any information from the operation will be printed to Vault's server logs."
+)
 
 
 class TokenBackend(Backend):
-    def __init__(self, mount: MountEntry, tokens: TokenStore) -> None:
-        self.mount = mount
-        self.tokens = tokens
+    # Vault's token store PathsSpecial.Root: listing accessors needs sudo (revoke-orphan checks it in
+    # its handler, to answer Vault's own message).
+    special_paths = SpecialPaths(root=("revoke-orphan/*", "accessors*"))
+
+    def __init__(self, mount: MountEntry, tokens: TokenStore, policies: PolicySource | None = None) -> None:
+        self.ctx = TokenContext(mount, tokens, policies)
+        roles = RolePaths(self.ctx)
         self.paths = [
-            Path(
-                "lookup-self",
-                fields=_TOKEN_FIELD,
-                operations={Op.READ: self.lookup_self, Op.UPDATE: self.lookup_self},
-                synopsis="Look up the calling token's properties.",
-            ),
+            *roles.paths(),
+            Path(r"accessors/?", operations={Op.LIST: self.list_accessors}, synopsis="List token accessors."),
+            _update("create-orphan", CREATE_FIELDS, self.create_orphan, "Create an orphan token."),
+            _update(f"create/{ROLE_NAME}", CREATE_FIELDS, self.create_with_role, "Create a token from a role."),
+            _update("create", CREATE_FIELDS, self.create, "Create a child token."),
             Path(
                 "lookup",
-                fields=_TOKEN_FIELD,
+                fields=_TOKEN,
                 operations={Op.READ: self.lookup, Op.UPDATE: self.lookup},
                 synopsis="Look up a token's properties.",
             ),
-            Path("revoke-self", operations={Op.UPDATE: self.revoke_self}, synopsis="Revoke the caller."),
-            Path("revoke", fields=_TOKEN_FIELD, operations={Op.UPDATE: self.revoke}, synopsis="Revoke one."),
-            Path("create", fields=_CREATE_FIELDS, operations={Op.UPDATE: self.create}, synopsis="New token."),
+            _update("lookup-accessor", _ACCESSOR, self.lookup_accessor, "Look up a token by accessor."),
             Path(
-                "create-orphan",
-                fields=_CREATE_FIELDS,
-                operations={Op.UPDATE: self.create_orphan},
-                synopsis="Create a token without a parent.",
+                "lookup-self",
+                fields=_TOKEN,
+                operations={Op.READ: self.lookup_self, Op.UPDATE: self.lookup_self},
+                synopsis="Look up the calling token's properties.",
             ),
+            _update("revoke-accessor", _ACCESSOR, self.revoke_accessor, "Revoke a token by accessor."),
+            _update("revoke-self", {}, self.revoke_self, "Revoke the calling token and its children."),
+            _update("revoke", _TOKEN, self.revoke, "Revoke a token and its children."),
+            _update("revoke-orphan", _TOKEN, self.revoke_orphan, "Revoke a token, orphaning its children."),
+            _update("renew-accessor", {**_ACCESSOR, **_INCREMENT}, self.renew_accessor, "Renew by accessor."),
+            _update("renew-self", {**_TOKEN, **_INCREMENT}, self.renew_self, "Renew the calling token."),
+            _update("renew", {**_TOKEN, **_INCREMENT}, self.renew, "Renew a token."),
+            _update("tidy", {}, self.tidy, "Clean up dangling token index entries."),
         ]
 
-    # --- lookup / revoke ------------------------------------------------------------------------
+    @property
+    def tokens(self) -> TokenStore:
+        return self.ctx.tokens
+
+    @property
+    def policies(self) -> PolicySource | None:
+        return self.ctx.policies
+
+    @policies.setter
+    def policies(self, source: PolicySource | None) -> None:
+        self.ctx.policies = source
+
+    # --- create ------------------------------------------------------------------------------------
+
+    async def create(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        return await create_token(self.ctx, req, data, orphan=False, role=None)
+
+    async def create_orphan(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        return await create_token(self.ctx, req, data, orphan=True, role=None)
+
+    async def create_with_role(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        name = data.get("role_name")
+        role = await self.tokens.roles.get(name)
+        if role is None:
+            raise BadRequest(f"unknown role {name}")
+        return await create_token(self.ctx, req, data, orphan=False, role=role)
+
+    # --- lookup ------------------------------------------------------------------------------------
 
     async def lookup_self(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        return await self._lookup(req.client_token or "")
+        token = req.client_token or ""
+        return Response(data=self.describe(await self.ctx.lookup_for_display(token), token))
 
     async def lookup(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        return await self._lookup(data.get("token") or req.client_token or "")
+        token = data.get("token") or req.client_token or ""
+        return Response(data=self.describe(await self.ctx.lookup_for_display(token), token))
 
-    async def _lookup(self, token: str) -> Response:
-        if not token:
-            raise BadRequest("missing token ID")
-        entry = await self.tokens.lookup(token)
+    async def lookup_accessor(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        id_hash = await self._accessor(data)
+        entry = await self.tokens.lookup_hash(id_hash, tainted=True)
         if entry is None:
             raise PermissionDenied("bad token")
-        return Response(data=self.describe(entry, token))
+        return Response(data=self.describe(entry, ""))
+
+    async def list_accessors(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        return Response(data={"keys": await self.tokens.accessors()})
+
+    async def _accessor(self, data: FieldData) -> str:
+        accessor = data.get("accessor")
+        if not accessor:
+            raise BadRequest("missing accessor")
+        id_hash = await self.tokens.accessor_hash(accessor)
+        if id_hash is None:
+            raise BadRequest("invalid accessor")
+        return id_hash
+
+    def describe(self, entry: TokenEntry, token: str) -> dict[str, Any]:
+        return describe(entry, token, self.tokens.now())
+
+    # --- revoke ------------------------------------------------------------------------------------
 
     async def revoke_self(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        await self.tokens.revoke(req.client_token or "")
+        await self._revoke_tree(await self.tokens.lookup(req.client_token or ""))
         return None
 
     async def revoke(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
         token = data.get("token")
         if not token:
             raise BadRequest("missing token ID")
-        await self.tokens.revoke(token)
+        await self._revoke_tree(await self.tokens.lookup(token))
         return None
 
-    def describe(self, entry: TokenEntry, token: str) -> dict[str, Any]:
-        """Vault's lookup answer. The token value is not stored: `token` is what the caller presented."""
-        expires = entry.expire_time()
-        answer: dict[str, Any] = {
-            "accessor": entry.accessor,
-            "creation_time": entry.creation_time,
-            "creation_ttl": entry.ttl,
-            "display_name": entry.display_name,
-            "entity_id": entry.entity_id,
-            "expire_time": rfc3339(expires) if expires is not None else None,
-            "explicit_max_ttl": entry.explicit_max_ttl,
-            "id": token,
-            "meta": entry.meta,
-            "num_uses": entry.num_uses,
-            "orphan": entry.orphan,
-            "path": entry.path,
-            "policies": entry.policies,
-            "ttl": entry.remaining(self.tokens.clock()),
-            "type": entry.type,
-        }
-        # Vault shows lease details only for tokens registered with its expiration manager, which the
-        # root token made at init is not.
-        if entry.path != ROOT_PATH:
-            answer["issue_time"] = rfc3339(datetime.fromtimestamp(entry.creation_time, UTC))
-            answer["renewable"] = entry.renewable
+    async def revoke_accessor(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        accessor = data.get("accessor")
+        if not accessor:
+            raise BadRequest("missing accessor")
+        id_hash = await self.tokens.accessor_hash(accessor)
+        if id_hash is None:
+            return Response(warnings=["No token found with this accessor"])
+        entry = await self.tokens.lookup_hash(id_hash)
+        if entry is None:
+            raise BadRequest("token not found")
+        await self._revoke_tree(entry)
+        return None
+
+    async def _revoke_tree(self, entry: TokenEntry | None) -> None:
+        # Revoking a token that is not there is not an error: the outcome is the one asked for.
+        if entry is not None:
+            await self.tokens.revoke_tree(entry)
+
+    async def revoke_orphan(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        token = data.get("token")
+        if not token:
+            raise BadRequest("missing token ID")
+        caller = await self.ctx.caller(req)
+        if caller is None or not await self.ctx.has_sudo(caller, req):
+            raise BadRequest("root or sudo privileges required to revoke and orphan")
+        entry = await self.tokens.lookup(token)
+        if entry is None:
+            raise BadRequest("token to revoke not found")
+        await self.tokens.revoke_orphan(entry)
+        return None
+
+    # --- renew -------------------------------------------------------------------------------------
+
+    async def renew_self(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        token = req.client_token or ""
+        return await self._renew(await self._renewable(token), token, data)
+
+    async def renew(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        token = data.get("token")
+        return await self._renew(await self._renewable(token), token, data)
+
+    async def renew_accessor(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        entry = await self.tokens.lookup_hash(await self._accessor(data))
+        if entry is None:
+            raise BadRequest("token not found")
+        # The accessor's holder may renew the token but never learn it.
+        return await self._renew(entry, "", data)
+
+    async def _renewable(self, token: str) -> TokenEntry:
+        if not token:
+            raise BadRequest("missing token ID")
+        entry = await self.tokens.lookup(token)
+        if entry is None:
+            raise BadRequest("token not found")
+        return entry
+
+    async def _renew(self, entry: TokenEntry, token: str, data: FieldData) -> Response:
+        warnings: list[str] = []
+        # Tokens made here renew within this mount's current limits; login tokens within those their
+        # auth mount had when they were made.
+        limits = self.ctx.limits() if entry.path.startswith(self.ctx.mount.path) else None
+        renewed = await self.tokens.renew(entry, data.get("increment"), limits=limits, warnings=warnings)
+        return Response(auth=auth_block(token, renewed), warnings=warnings)
+
+    # --- tidy --------------------------------------------------------------------------------------
+
+    async def tidy(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        await self.tokens.tidy()
+        return Response(warnings=[TIDY_STARTED], status=202)
+
+
+def describe(entry: TokenEntry, token: str, now: int) -> dict[str, Any]:
+    """Vault's token lookup answer. The token value is not stored: `token` is what the caller presented
+    ("" when looked up by accessor)."""
+    answer: dict[str, Any] = {
+        "accessor": entry.accessor,
+        "creation_time": entry.creation_time,
+        "creation_ttl": entry.ttl,
+        "display_name": entry.display_name,
+        "entity_id": entry.entity_id,
+        "expire_time": None,
+        "explicit_max_ttl": entry.explicit_max_ttl,
+        "id": token,
+        "meta": entry.meta,
+        "num_uses": entry.num_uses,
+        "orphan": entry.orphan,
+        "path": entry.path,
+        "policies": entry.policies,
+        "ttl": 0,
+        "type": entry.type,
+    }
+    if entry.role:
+        answer["role"] = entry.role
+    if entry.period:
+        answer["period"] = entry.period
+    if entry.bound_cidrs:
+        answer["bound_cidrs"] = entry.bound_cidrs
+    if not entry.has_lease:
         return answer
-
-    # --- create ---------------------------------------------------------------------------------
-
-    async def create(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        return await self._create(req, data, orphan=data.get("no_parent"), orphan_endpoint=False)
-
-    async def create_orphan(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        return await self._create(req, data, orphan=True, orphan_endpoint=True)
-
-    async def _create(
-        self, req: Request, data: FieldData, *, orphan: bool, orphan_endpoint: bool
-    ) -> Response:
-        parent = await self.tokens.lookup(req.client_token or "")
-        if parent is None:
-            raise PermissionDenied()
-        _refuse_unsupported(data)
-
-        requested, given = data.get_ok("policies")
-        add_default = not data.get("no_default_policy")
-        policies = sanitize_policies(requested if given else parent.policies, add_default)
-        if not parent.is_root and not set(policies) <= {*parent.policies, "default"}:
-            raise BadRequest("child policies must be subset of parent")
-        if orphan and not orphan_endpoint and not parent.is_root:
-            raise BadRequest("root or sudo privileges required to create orphan token")
-
-        token_id = data.get("id") or None
-        if token_id is not None:
-            if not parent.is_root:
-                raise BadRequest("root or sudo privileges required to specify token id")
-            if "." in token_id:
-                raise BadRequest("token IDs can not contain periods")
-            if await self.tokens.exists(token_id):
-                raise BadRequest("cannot create a token with a duplicate ID")
-
-        ttl = data.get("ttl") or data.get("lease")
-        if ttl == 0 and "root" not in policies:
-            ttl = self.mount.default_lease_ttl()  # only root tokens may live forever
-        ttl = min(ttl, self.mount.max_lease_ttl()) if ttl else 0
-
-        display_name = "token"
-        if data.get("display_name"):
-            display_name = _DISPLAY_NAME_UNSAFE.sub("-", "token-" + data.get("display_name")).rstrip("-")
-
-        token, entry = await self.tokens.create(
-            policies=policies,
-            path="auth/token/create-orphan" if orphan_endpoint else "auth/token/create",
-            display_name=display_name,
-            meta=data.get("meta") or None,
-            ttl=ttl,
-            explicit_max_ttl=data.get("explicit_max_ttl"),
-            renewable=data.get("renewable"),
-            parent=None if orphan else parent,
-            token=token_id,
-        )
-        return Response(
-            auth={
-                "client_token": token,
-                "accessor": entry.accessor,
-                "policies": entry.policies,
-                "token_policies": entry.policies,
-                "metadata": entry.meta,
-                "lease_duration": entry.ttl,
-                "renewable": entry.renewable,
-                "entity_id": entry.entity_id,
-                "token_type": entry.type,
-                "orphan": entry.orphan,
-                "mfa_requirement": None,
-                "num_uses": entry.num_uses,
-            }
-        )
+    # What Vault reads from the token's lease.
+    if entry.last_renewal_time:
+        answer["last_renewal_time"] = entry.last_renewal_time
+        answer["last_renewal"] = rfc3339(from_unix(entry.last_renewal_time))
+    if entry.expires:
+        answer["expire_time"] = rfc3339(from_unix(entry.expires))
+        answer["ttl"] = max(0, entry.expires - now)
+    answer["renewable"] = bool(entry.expires) and entry.renewable and entry.expires > now
+    answer["issue_time"] = rfc3339(from_unix(entry.creation_time))
+    return answer
 
 
-def _refuse_unsupported(data: FieldData) -> None:
-    # Refused rather than ignored: a use-limited or periodic token that silently was not would be
-    # a token more powerful than its creator asked for.
-    if data.get("num_uses"):
-        raise BadRequest("num_uses is not supported yet")
-    if data.get("period"):
-        raise BadRequest("period is not supported yet")
-    if data.get("role_name") or data.get("entity_alias"):
-        raise BadRequest("token roles are not supported yet")
-    if data.get("type") not in ("", "service", "default", "default-service"):
-        raise BadRequest(f"token type {data.get('type')!r} is not supported yet")
+def _update(pattern: str, fields: dict[str, Field], handler: Any, synopsis: str) -> Path:
+    return Path(pattern, fields=fields, operations={Op.UPDATE: handler}, synopsis=synopsis)

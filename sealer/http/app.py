@@ -27,8 +27,14 @@ async def logical(request: web.Request) -> web.StreamResponse:
         if engine_req.op in (Op.READ, Op.LIST):
             return error_response(404, [])
         return no_content()
-    nothing_to_say = response.data is None and response.auth is None and engine_req.op not in (Op.READ, Op.LIST)
-    if response.status == 204 or nothing_to_say:
+    nothing_to_say = (
+        response.data is None
+        and response.auth is None
+        and not response.warnings
+        and not response.lease_id
+        and response.status is None
+    )
+    if response.status == 204 or (nothing_to_say and engine_req.op not in (Op.READ, Op.LIST)):
         return no_content()
     return json_response(response.envelope(engine_req.id, engine_req.mount_type), status=response.status or 200)
 

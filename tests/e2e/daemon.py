@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,4 +133,6 @@ class Daemon:
 
     def call(self, method: str, path: str, body: Any = None, token: str | None = None,
              **kwargs: Any) -> tuple[int, Any]:
-        return request(method, f"{self.address}/v1/{path}", body, token, ca_file=self.ca_file, **kwargs)
+        # urllib sends only ASCII: percent-encode anything else, keep what the caller encoded already.
+        quoted = urllib.parse.quote(path, safe="/%?=&:+")
+        return request(method, f"{self.address}/v1/{quoted}", body, token, ca_file=self.ca_file, **kwargs)

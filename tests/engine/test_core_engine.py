@@ -125,9 +125,9 @@ class Recording(Core):
         super().__init__(barrier)
         self.asked: list[tuple[Op, str, str]] = []
 
-    def _authorize(self, entry: Any, req: Request) -> None:
+    async def _authorize(self, policies: Any, entry: Any, req: Request, *args: Any) -> None:
         self.asked.append((req.op, req.path, entry.policies[0]))
-        super()._authorize(entry, req)
+        await super()._authorize(policies, entry, req, *args)
 
 
 async def test_authorisation_sees_the_final_operation_and_full_path() -> None:

@@ -32,6 +32,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon, s
     daemon.call("PUT", "sys/unseal", {"key": init["keys"][0]})
     root = hvac.Client(url=daemon.address, token=init["root_token"])
     root.sys.create_or_update_policy("app", APP_POLICY)
+    root.sys.create_or_update_policy("token-maker", 'path "auth/token/create" { capabilities = ["update"] }')
     root.secrets.kv.v1.create_or_update_secret(path="app/config", secret={"db": "app-db"})
     root.secrets.kv.v1.create_or_update_secret(path="other/config", secret={"db": "other-db"})
     yield daemon, init["root_token"]
@@ -104,14 +105,14 @@ def test_path_tricks_do_not_widen_a_narrow_policy(daemon: tuple[Daemon, str], ro
 
 
 def test_token_tree_renew_and_revoke(root: hvac.Client) -> None:
-    parent = root.auth.token.create(policies=["app"], ttl="1h")["auth"]
+    parent = root.auth.token.create(policies=["app", "token-maker"], ttl="1h")["auth"]
     parent_client = client_for(root, parent["client_token"])
     child = parent_client.auth.token.create(policies=["app"], ttl="30m")["auth"]
     orphan = root.auth.token.create_orphan(policies=["app"], ttl="30m")["auth"]
-    assert parent_client.auth.token.lookup_self()["data"]["policies"] == ["app", "default"]
+    assert parent_client.auth.token.lookup_self()["data"]["policies"] == ["app", "default", "token-maker"]
     renewed = parent_client.auth.token.renew_self(increment="2h")
     assert renewed["auth"]["lease_duration"] > 0
-    with pytest.raises(Forbidden):
+    with pytest.raises(InvalidRequest, match="subset"):
         parent_client.auth.token.create(policies=["root"])
 
     root.auth.token.revoke(parent["client_token"])
