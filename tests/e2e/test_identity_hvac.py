@@ -8,7 +8,7 @@ from pathlib import Path
 
 import hvac
 import pytest
-from hvac.exceptions import Forbidden, InvalidRequest
+from hvac.exceptions import Forbidden, InvalidPath, InvalidRequest
 
 from tests.e2e.conftest import shamir_config
 from tests.e2e.daemon import Daemon
@@ -183,3 +183,24 @@ def test_unknown_mount_is_invisible_without_permission(root: hvac.Client) -> Non
         client_for(root, token).read("nowhere/at/all")
     # hvac turns a 404 into None; the root token is allowed to learn the route does not exist.
     assert root.read("nowhere/at/all") is None
+
+
+def test_the_daemon_revokes_expired_token_leases_on_its_own(daemon: tuple[Daemon, str], root: hvac.Client) -> None:
+    server, _ = daemon
+    created = root.auth.token.create(policies=["app"], ttl="2s")["auth"]
+    prefix = "auth/token/create"
+
+    def listed() -> set[str]:
+        try:
+            return set(root.sys.list_leases(prefix)["data"]["keys"])
+        except InvalidPath:  # an empty listing is a 404
+            return set()
+
+    short_lived = [
+        lease for lease in listed() if root.sys.read_lease(f"{prefix}/{lease}")["data"]["ttl"] <= 2
+    ]
+    assert len(short_lived) == 1, "the new token's lease should be listed"
+    # No request touches the token: only the daemon's own expiration task can remove its lease.
+    server.wait_until(lambda: short_lived[0] not in listed(), "the expiration manager to revoke the lease")
+    with pytest.raises(Forbidden):
+        client_for(root, created["client_token"]).auth.token.lookup_self()
