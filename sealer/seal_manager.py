@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.barrier import Barrier
@@ -321,6 +321,67 @@ class SealManager:
         self.sealed_event.clear()
         self.unsealed_event.set()
         log.info("unsealed")
+
+    # -- what ceremonies (rekey, generate-root) build on --------------------------------------
+
+    def share_rules(self, record: SealRecord) -> tuple[int, int, int]:
+        """(shares, threshold, share length) of the shares people hold for this seal: unseal shares for
+        the shamir seal, recovery shares for an auto-unseal seal."""
+        if self.seal.auto_unseal:
+            return record.recovery_shares, record.recovery_threshold, _share_length(record.recovery_shares)
+        return record.secret_shares, record.secret_threshold, _share_length(record.secret_shares)
+
+    async def key_from_shares(self, shares: list[bytes]) -> bytes:
+        """Combine people's shares and prove them: the unseal key must open the stored root key (shamir),
+        the recovery key must equal the stored one (auto-unseal). Raises BadRequest otherwise."""
+        record = await self._require_record()
+        count = self.share_rules(record)[0]
+        combined = shares[0] if count == 1 else _combine(shares)
+        try:
+            if self.seal.auto_unseal:
+                await self._check_recovery_key(record, combined)
+            else:
+                await self.seal.unwrap(await self._stored(WRAPPED_ROOT_KEY), record.root_key_aad, combined)
+        except SealKeyInvalid as exc:
+            raise BadRequest(str(exc)) from None
+        except SealUnavailable as exc:
+            raise SealUnavailableError(str(exc)) from exc
+        return combined
+
+    async def replace_shared_key(self, proven_key: bytes, shares: int, threshold: int) -> list[bytes]:
+        """Commit a rekey: a new unseal key (shamir; the root key is re-wrapped under it) or a new
+        recovery key (auto-unseal), split into `shares`. One atomic batch: afterwards only the new shares
+        work. `proven_key` is the current key, as returned by key_from_shares."""
+        record = await self._require_record()
+        what = "recovery" if self.seal.auto_unseal else "secret"
+        _check_share_counts(shares, threshold, what)
+        new_key_ = new_key()
+        try:
+            if self.seal.auto_unseal:
+                new_record = replace(record, recovery_shares=shares, recovery_threshold=threshold)
+                wrapped = await self.seal.wrap(new_key_, record.recovery_key_aad, None)
+                batch = [Put(WRAPPED_RECOVERY_KEY, wrapped)]
+            else:
+                root_key = await self.seal.unwrap(await self._stored(WRAPPED_ROOT_KEY), record.root_key_aad,
+                                                  proven_key)
+                new_record = replace(record, secret_shares=shares, secret_threshold=threshold)
+                wrapped = await self.seal.wrap(root_key, record.root_key_aad, new_key_)
+                batch = [Put(WRAPPED_ROOT_KEY, wrapped)]
+        except SealKeyInvalid as exc:
+            raise BadRequest(str(exc)) from None
+        except SealUnavailable as exc:
+            raise SealUnavailableError(str(exc)) from exc
+        batch.append(Put(SEAL_RECORD_KEY, new_record.to_bytes()))
+        await self.storage.batch(batch)
+        self._record = new_record
+        log.info("rekeyed: %d new %s shares, threshold %d; the old shares no longer work", shares, what, threshold)
+        return _split(new_key_, shares, threshold)
+
+    async def _require_record(self) -> SealRecord:
+        record = await self.record()
+        if record is None:
+            raise BadRequest("Vault is not initialized")
+        return record
 
     # -- seal --------------------------------------------------------------------------------
 

@@ -104,3 +104,27 @@ async def test_interrupted_init_leftovers_are_cleared() -> None:
     assert await storage.get(SEAL_RECORD_KEY) is not None
     status = await manager.submit_share(result.keys[0].hex(), reset=False)
     assert status["sealed"] is False
+
+
+async def test_replacing_the_shared_key_retires_the_old_shares() -> None:
+    manager = SealManager(MemoryStorage(), ShamirSeal())
+    result = await manager.initialize(InitRequest(secret_shares=3, secret_threshold=2))
+    proven = await manager.key_from_shares(result.keys[:2])
+    new_shares = await manager.replace_shared_key(proven, shares=5, threshold=3)
+    assert len(new_shares) == 5
+    with pytest.raises(BadRequest):
+        await manager.key_from_shares(result.keys[:2])
+    for share in new_shares[2:]:
+        status = await manager.submit_share(share.hex(), reset=False)
+    assert status["sealed"] is False and status["t"] == 3 and status["n"] == 5
+
+
+async def test_replacing_the_recovery_key(softhsm_token) -> None:
+    manager = SealManager(MemoryStorage(), pkcs11_seal(softhsm_token))
+    result = await manager.initialize(InitRequest(recovery_shares=3, recovery_threshold=2))
+    proven = await manager.key_from_shares(result.recovery_keys[1:])
+    fresh = await manager.replace_shared_key(proven, shares=1, threshold=1)
+    with pytest.raises(BadRequest, match="do not match"):
+        await manager.key_from_shares(result.recovery_keys[:2])
+    assert await manager.key_from_shares(fresh) == fresh[0]
+    await manager.seal.close()
