@@ -19,6 +19,7 @@ from engine.backends.token import TokenBackend
 from engine.errors import NotFound, PermissionDenied, Sealed
 from engine.expiration import ExpirationManager
 from engine.expiration.issue import lease_secret
+from engine.expiration.login_renew import LoginRenewal
 from engine.expiration.token_link import StoreLink, link
 from engine.framework import SpecialPaths
 from engine.mounts import BackendFactory, MountEntry, MountManager
@@ -83,6 +84,8 @@ class Core:
             "token": lambda entry: TokenBackend(entry, tokens, policies),
         }
         mounts = MountManager(self._barrier, ChainMap(builtins, SECRET_ENGINES), auth_factories(self._clock))
+        # Renewing a login token asks the auth method that made it (found by its mount's accessor).
+        tokens.on_login_renew = LoginRenewal(mounts.router.routes)
         await mounts.load()
         await expiration.load()
         self._serving = _Serving(tokens, mounts, policies, expiration)

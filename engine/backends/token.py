@@ -195,12 +195,14 @@ class TokenBackend(Backend):
             raise BadRequest("token not found")
         return entry
 
-    async def _renew(self, entry: TokenEntry, token: str, data: FieldData) -> Response:
+    async def _renew(self, entry: TokenEntry, token: str, data: FieldData) -> Response | None:
         warnings: list[str] = []
-        # Tokens made here renew within this mount's current limits; login tokens within those their
-        # auth mount had when they were made.
+        # Tokens made here renew within this mount's current limits; login tokens as their auth method
+        # says, within its mount's current limits.
         limits = self.ctx.limits() if entry.path.startswith(self.ctx.mount.path) else None
         renewed = await self.tokens.renew(entry, data.get("increment"), limits=limits, warnings=warnings)
+        if renewed is None:
+            return None  # the auth method refused (its user or role is gone): Vault answers nothing
         return Response(auth=auth_block(token, renewed), warnings=warnings)
 
     # --- tidy --------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """Tokens: who a request is. The store (store.py), entries (entry.py), batch tokens (batch.py), TTL
-rules (ttl.py), roles (roles.py) and the auth block a new or renewed token is answered with."""
+rules (ttl.py), roles (roles.py), what a login token's renewal asks of its auth method (renewal.py) and
+the auth block a new or renewed token is answered with."""
 
 from typing import Any
 
 from engine.tokens.batch import BATCH_PREFIX, is_batch_token
 from engine.tokens.entry import BATCH, ROOT_PATH, SERVICE, USED_UP, Clock, TokenEntry, rfc3339, utc_now
 from engine.tokens.policy_names import sanitize_policies
+from engine.tokens.renewal import LoginRenewal, RenewTerms, login_auth
 from engine.tokens.roles import RoleStore, TokenRole
 from engine.tokens.store import (
     ACCESSOR_PREFIX,
@@ -55,6 +57,8 @@ __all__ = [
     "Clock",
     "Granted",
     "Limits",
+    "LoginRenewal",
+    "RenewTerms",
     "RoleStore",
     "TokenEntry",
     "TokenHook",
@@ -63,6 +67,7 @@ __all__ = [
     "auth_block",
     "calculate_ttl",
     "is_batch_token",
+    "login_auth",
     "rfc3339",
     "sanitize_policies",
     "utc_now",

@@ -1,7 +1,7 @@
 """What the store knows about one token (Vault's logical.TokenEntry), and the clock it is judged by.
 
 The entry never holds the token itself: only `id_hash`, the salted HMAC it is stored under. Everything
-here is safe to log or repr.
+here is safe to log or repr (an auth method's internal data is kept out of the repr all the same).
 """
 
 from __future__ import annotations
@@ -67,6 +67,11 @@ class TokenEntry:
     max_ttl: int = 0  # the auth method's cap for renewals; 0 defers to the mount
     mount_max_ttl: int = 0  # the issuing mount's max lease TTL when the token was made
     last_renewal_time: int = 0
+    # Login tokens: the accessor of the auth mount that made it (stable across remounts; "" for tokens
+    # the token store made) and the auth method's internal data, handed back to its renew check as
+    # Vault keeps both in the token's lease (never a credential: the methods keep only names there).
+    mount_accessor: str = ""
+    internal_data: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def orphan(self) -> bool:

@@ -15,7 +15,9 @@ the time a lookup takes does not depend on how much of a guess was right.
 
 The store calls three hooks the core sets (all default to doing nothing): `on_created(entry)` after a
 leased service token is stored, `on_renewed(entry)` after its expiry moved, and `on_revoked(entry)`
-before a token is deleted, so the expiration manager can time its expiry and revoke its leases.
+before a token is deleted, so the expiration manager can time its expiry and revoke its leases. A
+fourth, `on_login_renew(entry)`, lets the auth method that issued a login token agree to (and set the
+terms of) its renewal (see renewal.py).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import asyncio
 import json
 import secrets
 import string
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.crypto import hmac_sha256, new_key, random_bytes
 from engine.errors import BadRequest, EngineError, PermissionDenied
@@ -45,6 +48,7 @@ from engine.tokens.entry import (
     utc_now,
 )
 from engine.tokens.policy_names import NON_ASSIGNABLE, sanitize_policies
+from engine.tokens.renewal import LoginRenewal, RenewTerms
 from engine.tokens.roles import RoleStore
 from engine.tokens.ttl import Limits, calculate_ttl
 
@@ -84,6 +88,8 @@ class TokenStore:
     on_created: TokenHook = field(default=_nothing, repr=False)
     on_renewed: TokenHook = field(default=_nothing, repr=False)
     on_revoked: TokenHook = field(default=_nothing, repr=False)
+    # The issuing auth method's say in renewing a login token (None: login tokens renew on their own).
+    on_login_renew: LoginRenewal | None = field(default=None, repr=False)
     roles: RoleStore = field(init=False, repr=False)
     _salt: bytes | None = field(default=None, init=False, repr=False)
     _codec: BatchCodec | None = field(default=None, init=False, repr=False)
@@ -141,6 +147,8 @@ class TokenStore:
         max_ttl: int = 0,
         mount_max_ttl: int = 0,
         leased: bool = True,
+        mount_accessor: str = "",
+        internal_data: Mapping[str, Any] | None = None,
     ) -> tuple[str, TokenEntry]:
         """Make a token from settings already decided (TTLs computed, policies checked); return its
         value (shown once, to the caller) and its entry. `token` is a value chosen by a root caller.
@@ -170,6 +178,8 @@ class TokenStore:
             lease_ttl=ttl,
             max_ttl=max_ttl,
             mount_max_ttl=mount_max_ttl,
+            mount_accessor=mount_accessor,
+            internal_data=dict(internal_data or {}),
         )
         if type == BATCH:
             token = self._batch().seal(entry)
@@ -221,7 +231,8 @@ class TokenStore:
         """The token for a successful login (Vault's LoginCreateToken): an orphan, with the auth
         method's policies (plus "default" unless it said not to), its TTL bounded by the auth mount's
         limits. `path` is the login request's full path (the token's path, e.g.
-        "auth/userpass/login/bob"); capping warnings are appended to `warnings`."""
+        "auth/userpass/login/bob"); capping warnings are appended to `warnings`. The mount's accessor
+        and the method's internal data are kept for its renew check."""
         policies = sanitize_policies(auth.policies, not auth.no_default_policy)
         for name in policies:
             if name == "root":
@@ -258,6 +269,8 @@ class TokenStore:
             bound_cidrs=auth.bound_cidrs,
             max_ttl=auth.max_ttl,
             mount_max_ttl=mount_max_ttl,
+            mount_accessor=mount_accessor,
+            internal_data=auth.internal_data,
         )
 
     # --- lookup ------------------------------------------------------------------------------------
@@ -364,34 +377,44 @@ class TokenStore:
         *,
         limits: Limits | None = None,
         warnings: list[str] | None = None,
-    ) -> TokenEntry:
+    ) -> TokenEntry | None:
         """Extend a service token's lease (Vault's RenewToken): `increment` seconds from now (0: its
-        last TTL again), never past its max TTL; a periodic token gets its period again. `limits` are
-        the issuing mount's current TTL settings (default: those it had when the token was made)."""
+        TTL again), never past its max TTL; a periodic token gets its period again. `limits` are the
+        issuing mount's current TTL settings (default: those it had when the token was made).
+
+        A login token (one with a mount accessor) is renewed only if its auth method agrees, when the
+        core has set `on_login_renew`: the method's current TTL settings then apply, within its mount's
+        current limits. None, with nothing changed, when the method refuses (its user or role is gone)."""
         if entry.is_batch:
             raise BadRequest("batch tokens cannot be renewed")
+        terms: RenewTerms | None = None
+        if self.on_login_renew is not None:
+            # As Vault: the lease must be renewable before the auth method is asked. The method is asked
+            # outside the token's lock: it reads its own storage, and a slow one must not hold the lock.
+            checked = await self._renewable(entry.id_hash)
+            if checked.mount_accessor:
+                terms = await self.on_login_renew(checked)
+                if terms is None:
+                    return None
         async with self._lock(entry.id_hash):
-            fresh = await self.lookup_hash(entry.id_hash, tainted=True)
-            if fresh is None:
-                raise BadRequest("token not found")
-            if fresh.expires == 0:
-                raise BadRequest("lease is not renewable")
-            if not fresh.renewable:
-                raise BadRequest("lease is not renewable")
-            period, explicit_max_ttl = await self._renewal_bounds(fresh)
-            limits = limits or Limits(SYSTEM_LIMITS.default_ttl, fresh.mount_max_ttl or SYSTEM_LIMITS.max_ttl)
+            fresh = await self._renewable(entry.id_hash)
+            if terms is None:
+                terms = await self._own_terms(fresh, limits)
+            auth = terms.auth
             now = self.now()
             granted = calculate_ttl(
-                limits,
+                terms.limits,
                 now=now,
                 start=fresh.creation_time,
                 increment=increment,
-                backend_ttl=fresh.lease_ttl,
-                period=period,
-                backend_max_ttl=fresh.max_ttl,
-                explicit_max_ttl=explicit_max_ttl,
+                backend_ttl=auth.ttl,
+                period=auth.period,
+                backend_max_ttl=auth.max_ttl,
+                explicit_max_ttl=auth.explicit_max_ttl,
             )
             fresh.lease_ttl = granted.ttl
+            fresh.max_ttl = auth.max_ttl
+            fresh.internal_data = dict(auth.internal_data)
             fresh.expires = now + granted.ttl
             fresh.last_renewal_time = now
             await self._store(fresh)
@@ -400,15 +423,34 @@ class TokenStore:
         await self.on_renewed(fresh)
         return fresh
 
-    async def _renewal_bounds(self, entry: TokenEntry) -> tuple[int, int]:
-        """Period and explicit max TTL for a renewal: a role's current settings win over the token's
-        own, as Vault's token store authRenew does."""
-        if not entry.role:
-            return entry.period, entry.explicit_max_ttl
-        role = await self.roles.get(entry.role)
-        if role is None:
-            raise EngineError(f'original token role "{entry.role}" could not be found, not renewing')
-        return role.token_period, role.token_explicit_max_ttl
+    async def _renewable(self, id_hash: str) -> TokenEntry:
+        """The token's entry, if its lease can be renewed (Vault's leaseEntry.renewable)."""
+        fresh = await self.lookup_hash(id_hash, tainted=True)
+        if fresh is None:
+            raise BadRequest("token not found")
+        if fresh.expires == 0 or not fresh.renewable:
+            raise BadRequest("lease is not renewable")
+        return fresh
+
+    async def _own_terms(self, entry: TokenEntry, limits: Limits | None) -> RenewTerms:
+        """A renewal without an auth method's say (Vault's token store authRenew): the latest grant
+        again, within the token's own max TTL; a role's current period and explicit max TTL win over
+        the token's own."""
+        period, explicit_max_ttl = entry.period, entry.explicit_max_ttl
+        if entry.role:
+            role = await self.roles.get(entry.role)
+            if role is None:
+                raise EngineError(f'original token role "{entry.role}" could not be found, not renewing')
+            period, explicit_max_ttl = role.token_period, role.token_explicit_max_ttl
+        auth = Auth(
+            ttl=entry.lease_ttl,
+            max_ttl=entry.max_ttl,
+            period=period,
+            explicit_max_ttl=explicit_max_ttl,
+            internal_data=dict(entry.internal_data),
+        )
+        limits = limits or Limits(SYSTEM_LIMITS.default_ttl, entry.mount_max_ttl or SYSTEM_LIMITS.max_ttl)
+        return RenewTerms(auth, limits)
 
     # --- revocation --------------------------------------------------------------------------------
 
