@@ -13,21 +13,33 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from engine.backends.cubbyhole import MOUNT_TYPE as CUBBYHOLE
+from engine.backends.cubbyhole import cubbyhole_factory, cubbyholes, destroy_on_revoke, required_mounts
 from engine.backends.registry import SECRET_ENGINES, auth_factories
 from engine.backends.system import BarrierKeys, SystemBackend, SystemContext
 from engine.backends.token import TokenBackend
+from engine.backends.transit import transit_factory
 from engine.errors import NotFound, PermissionDenied, Sealed
 from engine.expiration import ExpirationManager
 from engine.expiration.issue import lease_secret
 from engine.expiration.login_renew import LoginRenewal
 from engine.expiration.token_link import StoreLink, link
 from engine.framework import SpecialPaths
-from engine.mounts import BackendFactory, MountEntry, MountManager
+from engine.mounts import BackendFactory, MountManager
 from engine.policy import PolicyStore, normalize_request_path
 from engine.request import Op, Request, Response
 from engine.router import Route
 from engine.storage.base import Storage
+from engine.token_keys import TokenKeys
 from engine.tokens import Clock, TokenEntry, TokenStore, auth_block, utc_now
+from engine.wrapping import (
+    CUBBYHOLE_RESPONSE_DEPRECATED,
+    WRAPPING_TOKEN_PATHS,
+    ResponseWrapper,
+    check_wrapping_token,
+    is_wrapping_token,
+    wrap_ttl,
+)
 
 
 class SealableStorage(Storage, BarrierKeys, Protocol):
@@ -53,12 +65,17 @@ class _Serving:
     mounts: MountManager
     policies: PolicyStore
     expiration: ExpirationManager
+    wrapper: ResponseWrapper
 
 
 class Core:
-    def __init__(self, barrier: SealableStorage, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, barrier: SealableStorage, *, clock: Clock = utc_now, token_keys: TokenKeys | None = None
+    ) -> None:
         self._barrier = barrier
         self._clock = clock
+        # The PKCS#11 token that transit's hsm-* keys live in (None: the seal has no token).
+        self._token_keys = token_keys
         self._serving: _Serving | None = None
 
     async def setup(self) -> None:
@@ -82,13 +99,20 @@ class Core:
                 SystemContext(mounts=mounts, keys=barrier, tokens=tokens, policies=policies, expiration=expiration)
             ),
             "token": lambda entry: TokenBackend(entry, tokens, policies),
+            CUBBYHOLE: cubbyhole_factory,
+            "transit": transit_factory(self._token_keys, self._clock),
         }
-        mounts = MountManager(self._barrier, ChainMap(builtins, SECRET_ENGINES), auth_factories(self._clock))
+        mounts = MountManager(
+            self._barrier, ChainMap(builtins, SECRET_ENGINES), auth_factories(self._clock), required=required_mounts
+        )
+        # A token's cubbyhole goes with it, after its leases.
+        destroy_on_revoke(tokens, mounts.router)
+        wrapper = ResponseWrapper(tokens, lambda: cubbyholes(mounts.router), self._clock)
         # Renewing a login token asks the auth method that made it (found by its mount's accessor).
         tokens.on_login_renew = LoginRenewal(mounts.router.routes)
         await mounts.load()
         await expiration.load()
-        self._serving = _Serving(tokens, mounts, policies, expiration)
+        self._serving = _Serving(tokens, mounts, policies, expiration, wrapper)
 
     def background(self) -> list[Callable[[asyncio.Event], Awaitable[None]]]:
         """Long-running jobs the daemon runs while unsealed, each until its event is set: the
@@ -121,6 +145,9 @@ class Core:
         serving = self._loaded()
         # One spelling of the path for routing, the ACL and storage alike ('..', '//' resolved).
         req.path = normalize_request_path(req.path)
+        if req.path in WRAPPING_TOKEN_PATHS:
+            # Before the token check, as Vault: the caller's own token may be the (used up) wrapping token.
+            await check_wrapping_token(serving.tokens, req)
         found = serving.mounts.router.match(req.path)
         # A backend's login paths need no token (Vault's LoginPath); everything else does, and an
         # unknown token is refused before an unknown route is reported.
@@ -163,7 +190,19 @@ class Core:
             await lease_secret(
                 serving.expiration, path=req.path, route=route, response=response, token=entry, now=self._clock()
             )
-        return _finish(req, response, route.entry)
+        _refuse_empty(req, response)
+        if response is None:
+            response = Response()  # nothing to say (204), and nothing to wrap
+        else:
+            if req.path == "cubbyhole/response" and entry is not None and is_wrapping_token(entry):
+                response.warnings.append(CUBBYHOLE_RESPONSE_DEPRECATED)
+            ttl = wrap_ttl(req, response)
+            if ttl:
+                response = await serving.wrapper.wrap(req, response, ttl)
+        # (A raw body, such as an unwrapped response, is sent as it is.)
+        if route.entry.type == "system" and type(response) is Response:
+            response = TopLevelDataResponse(**vars(response))
+        return response
 
     async def _authorize(
         self,
@@ -219,13 +258,13 @@ async def _create_or_update(req: Request, routed: Request, route: Route) -> None
     req.op = routed.op = Op.CREATE if exists is False else Op.UPDATE
 
 
-def _finish(req: Request, response: Response | None, mount: MountEntry) -> Response:
+def _refuse_empty(req: Request, response: Response | None) -> None:
     """Vault's rules for answers without content: a read (or patch) of nothing is 404, a listing
-    without keys is 404, anything else empty is 204. 404s here carry no message: {"errors": []}."""
+    without keys is 404 (wrapped or not), anything else empty is 204. 404s here carry no message:
+    {"errors": []}."""
     if response is None:
         if req.op in (Op.READ, Op.PATCH, Op.LIST):
             raise NotFound("")
-        response = Response()
     elif req.op is Op.LIST:
         data = response.data or {}
         if not data and not response.warnings:
@@ -233,6 +272,3 @@ def _finish(req: Request, response: Response | None, mount: MountEntry) -> Respo
         keys = data.get("keys")
         if keys is not None and len(keys) == 0:
             raise NotFound("")
-    if mount.type == "system":
-        response = TopLevelDataResponse(**vars(response))
-    return response

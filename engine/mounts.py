@@ -154,17 +154,22 @@ class MountTable:
 
 class MountManager:
     """Owns the mount tables and the router built from them. `factories` build secret engines (and the
-    built-in system and token backends), `auth_factories` the auth methods users may enable."""
+    built-in system and token backends), `auth_factories` the auth methods users may enable.
+    `required` makes the secret engine mounts every server has (Vault's requiredMountTable: the
+    cubbyhole), added to the table on load wherever missing."""
 
     def __init__(
         self,
         storage: Storage,
         factories: Mapping[str, BackendFactory],
         auth_factories: Mapping[str, BackendFactory] | None = None,
+        *,
+        required: Callable[[], list[MountEntry]] = list,
     ) -> None:
         self._storage = storage
         self._factories = factories
         self._auth_factories: Mapping[str, BackendFactory] = auth_factories or {}
+        self._required = required
         self._mounts = MountTable(MOUNTS_TABLE_KEY, "mounts")
         self._auth = MountTable(AUTH_TABLE_KEY, "auth")
         # Every change awaits storage between its checks and its effect; one change at a time.
@@ -176,6 +181,11 @@ class MountManager:
         for table, defaults in ((self._mounts, default_mounts), (self._auth, default_auth)):
             if not await table.load(self._storage):
                 await table.save(self._storage, defaults())
+            if table is self._mounts:
+                present = {entry.path for entry in table.entries}
+                missing = [entry for entry in self._required() if entry.path not in present]
+                if missing:
+                    await table.save(self._storage, [*missing, *table.entries])
             for entry in table.entries:
                 self.router.add(self._route(entry))
 

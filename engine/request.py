@@ -73,6 +73,43 @@ class Secret:
 
 
 @dataclass
+class WrapInfo:
+    """Vault's wrap_info: what a wrapped response carries instead of its content. The token is the
+    single-use key to the content, so it stays out of reprs."""
+
+    token: str = field(repr=False)
+    accessor: str
+    ttl: int                        # seconds
+    creation_time: str              # RFC 3339
+    creation_path: str
+    # The accessor of the token inside, when a login or token creation was wrapped.
+    wrapped_accessor: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "token": self.token,
+            "accessor": self.accessor,
+            "ttl": self.ttl,
+            "creation_time": self.creation_time,
+            "creation_path": self.creation_path,
+        }
+        if self.wrapped_accessor:  # Vault's omitempty
+            body["wrapped_accessor"] = self.wrapped_accessor
+        return body
+
+
+@dataclass(frozen=True)
+class WrapRequest:
+    """A backend asking for its own answer to be wrapped (Vault's WrapInfo set by a backend): the
+    shorter of this TTL and the request's X-Vault-Wrap-TTL wins. A rewrap hands over the response
+    already stored and the path it was first wrapped at, so the new token holds the same thing."""
+
+    ttl: int
+    creation_path: str = ""
+    stored_response: str | None = field(default=None, repr=False)
+
+
+@dataclass
 class Response:
     data: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
@@ -86,6 +123,10 @@ class Response:
     # lease_id / lease_duration / renewable / auth above.
     secret: Secret | None = None
     login: Auth | None = None
+    # Response wrapping: `wrap` is a backend's own request for it, `wrap_info` what the core answers
+    # with once the content is stored in the wrapping token's cubbyhole.
+    wrap: WrapRequest | None = None
+    wrap_info: WrapInfo | None = None
 
     def envelope(self, request_id: str, mount_type: str = "") -> dict[str, Any]:
         """Vault's response body."""
@@ -95,8 +136,20 @@ class Response:
             "renewable": self.renewable,
             "lease_duration": self.lease_duration,
             "data": self.data,
-            "wrap_info": None,
+            "wrap_info": None if self.wrap_info is None else self.wrap_info.to_json(),
             "warnings": self.warnings or None,
             "auth": self.auth,
             "mount_type": mount_type,
         }
+
+
+@dataclass
+class RawResponse(Response):
+    """A body sent as it is instead of the envelope (Vault's HTTPRawBody): what sys/wrapping/unwrap
+    answers, the wrapped response exactly as it was stored."""
+
+    body: dict[str, Any] = field(default_factory=dict, repr=False)
+    status: int | None = 200
+
+    def envelope(self, request_id: str, mount_type: str = "") -> dict[str, Any]:
+        return self.body

@@ -18,11 +18,13 @@ from hsm.errors import (
 )
 from hsm.hsm import Hsm, open_hsm
 from hsm.settings import Pkcs11Settings
+from hsm.token_keys import HsmTokenKeys
 
 __all__ = [
     "Hsm",
     "HsmDecryptFailed",
     "HsmError",
+    "HsmTokenKeys",
     "HsmTimeout",
     "KeyNotFound",
     "MechanismUnsupported",

@@ -48,6 +48,10 @@ class _State:
     session: Session = field(repr=False)
     aes: SecretKey = field(repr=False)
     hmac: SecretKey = field(repr=False)
+    writable: bool = False  # `session` is read-write (opened to generate the seal's keys)
+    # Opened on first need by an operation that creates or destroys token objects (token_objects.py);
+    # PIN-less like `session`, so closing it never logs the process out.
+    rw_session: Session | None = field(default=None, repr=False)
 
 
 class Connection:
@@ -81,6 +85,8 @@ class Connection:
             # Our session closes without C_Logout (it was opened PIN-less): other Hsm objects on the
             # same token keep their login; the token logs out with the process's last session.
             with suppress(p11.PKCS11Error):
+                if state.rw_session is not None:
+                    state.rw_session.close()
                 state.session.close()
             self._module.logged_out(state.serial)
 
@@ -123,7 +129,7 @@ class Connection:
             "key_label": settings.key_label,
             "hmac_key_label": settings.hmac_key_label,
         }
-        return _State(self._module.generation, token, token.serial, session, aes, hmac)
+        return _State(self._module.generation, token, token.serial, session, aes, hmac, writable=generate)
 
     # ---- operations -------------------------------------------------------------------------------
 
@@ -141,6 +147,21 @@ class Connection:
                 return bytes(state.hmac.sign(data, mechanism=Mechanism.SHA256_HMAC))
 
         return self._run(sign)
+
+    def in_session(self, op: Callable[[Session, Where], T], read_write: bool) -> T:
+        """op(session, where) on this connection's session, or on a read-write one (opened once, logged in
+        with the rest of the process) for ops that create or destroy token objects; reconnects like every
+        call. `where` names the library and token for error messages."""
+
+        def run(state: _State) -> T:
+            if not read_write or state.writable:
+                return op(state.session, self._where)
+            if state.rw_session is None:
+                with pkcs11_errors(_at(self._where, "open a read-write session")):
+                    state.rw_session = state.token.open(rw=True)
+            return op(state.rw_session, self._where)
+
+        return self._run(run)
 
     # ---- recovery ---------------------------------------------------------------------------------
 

@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
+from pkcs11 import Session
+
 from hsm.connection import Connection
-from hsm.errors import HsmError
+from hsm.errors import HsmError, Where
 from hsm.module import Module, wait_unloaded
 from hsm.settings import Pkcs11Settings
 
@@ -58,6 +60,11 @@ class Hsm:
     async def hmac(self, data: bytes) -> bytes:
         """HMAC-SHA256 of data with the token's HMAC key (32 bytes)."""
         return await self._call(self._connection.hmac, data)
+
+    async def in_session(self, op: Callable[[Session, Where], T], *, read_write: bool = False) -> T:
+        """op(session, where) on the module's worker thread, for the hsm package's own token operations
+        (see token_keys.py): same timeout and reconnect as every call; read_write for creating objects."""
+        return await self._call(self._connection.in_session, op, read_write)
 
     def describe(self) -> dict[str, str]:
         """Library, manufacturer, token label and serial, key labels: for status output and logs."""

@@ -25,7 +25,7 @@ async def supervise(manager: SealManager, shutdown: asyncio.Event) -> None:
         await _first(manager.unsealed_event, shutdown)
         if shutdown.is_set():
             return
-        jobs = manager.core.background()
+        jobs = [*manager.core.background(), *manager.background()]
         stop = asyncio.Event()
         async with asyncio.TaskGroup() as group:
             for job in jobs:

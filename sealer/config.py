@@ -11,14 +11,19 @@ Every key, with its default::
         path: /var/lib/sealer/sealer.db
       # memory: {}                       # nothing survives a restart
     seal:                                # optional: no block means `shamir: {}`
-      pkcs11:
+      pkcs11:                            # one token (a mapping), or several (a list of mappings)
         lib: /usr/lib/softhsm/libsofthsm2.so
         token_label: sealer              # or token_serial: "..." (exactly one)
         pin_file: /run/secrets/hsm-pin   # or pin: "...", or SEALER_HSM_PIN in the environment
         key_label: sealer-root-wrap
         hmac_key_label: sealer-hmac
         generate_key: false
-      # shamir: {}
+        name: primary                    # default: the token label (or serial-<serial>); must be unique
+        priority: 1                      # lower first; default: the position in the list
+        disabled: false                  # true: the seal being migrated away from (see below)
+      # shamir: {}                       # or {disabled: true}
+      break_glass: false                 # pkcs11: keep the root key also under the recovery key
+      health_check_interval: 60          # seconds between checks of every token while unsealed
     api_addr: https://sealer.example.com:8200
     log_level: info                      # trace, debug, info, warn, warning, error
     auto_init:                           # unattended first start
@@ -31,6 +36,11 @@ Unknown keys and wrong types are refused with a `ConfigError` that names the key
 same as an empty mapping. Relative paths (sqlite path, TLS files, output_file) are kept as written and,
 as in Vault, resolved against the daemon's current directory; the only file read while parsing is
 ``pin_file``.
+
+Several tokens: ``pkcs11:`` takes a list; the root key is wrapped under every token and the daemon
+unseals through the first (by priority) that answers. Seal migration (as Vault): keep the old seal's
+block marked ``disabled: true`` next to the new one (shamir needs no block: the store says it is
+shamir-sealed; a lone disabled pkcs11 block migrates to shamir). Both kinds enabled is an error.
 
 The HSM PIN comes from ``pin:`` in the file, else the ``SEALER_HSM_PIN`` environment variable, else
 the contents of ``pin_file:`` (trailing newline stripped). Giving both ``pin`` and ``pin_file`` is an
@@ -61,6 +71,7 @@ __all__ = [
     "ListenerConfig",
     "MemoryStorageConfig",
     "Pkcs11SealConfig",
+    "Pkcs11TokensConfig",
     "SealConfig",
     "ShamirSealConfig",
     "SqliteStorageConfig",
@@ -130,11 +141,42 @@ class Pkcs11SealConfig:
     key_label: str = "sealer-root-wrap"
     hmac_key_label: str = "sealer-hmac"
     generate_key: bool = False
+    priority: int = 1
+    name: str = ""  # "" means: named after the token (see display_name)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.token_label or f"serial-{self.token_serial}"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "lib": self.lib,
+            "token_label": self.token_label,
+            "token_serial": self.token_serial,
+            "key_label": self.key_label,
+            "hmac_key_label": self.hmac_key_label,
+            "generate_key": self.generate_key,
+        }
+
+
+@dataclass(frozen=True)
+class Pkcs11TokensConfig:
+    """The pkcs11 seal over several tokens (`pkcs11:` given as a list)."""
+
+    kind: ClassVar[str] = "pkcs11"
+    tokens: tuple[Pkcs11SealConfig, ...]
+
+    def describe(self) -> dict[str, Any]:
+        return {"tokens": [{"name": token.display_name, "priority": token.priority, **token.describe()}
+                           for token in self.tokens]}
 
 
 @dataclass(frozen=True)
 class ShamirSealConfig:
     kind: ClassVar[str] = "shamir"
+
+    def describe(self) -> dict[str, Any]:
+        return {}
 
 
 @dataclass(frozen=True)
@@ -148,7 +190,8 @@ class AutoInitConfig:
 
 
 StorageConfig = SqliteStorageConfig | MemoryStorageConfig
-SealConfig = Pkcs11SealConfig | ShamirSealConfig
+SealConfig = Pkcs11SealConfig | Pkcs11TokensConfig | ShamirSealConfig
+DEFAULT_HEALTH_CHECK_INTERVAL = 60.0
 
 
 @dataclass(frozen=True)
@@ -159,19 +202,20 @@ class Config:
     api_addr: str | None = None
     log_level: str = "info"
     auto_init: AutoInitConfig | None = None
+    # The seal block marked `disabled: true`: the seal to migrate away from (Vault's seal migration).
+    seal_migrate_from: SealConfig | None = None
+    break_glass: bool = False
+    seal_health_check_interval: float = DEFAULT_HEALTH_CHECK_INTERVAL
 
     def describe(self) -> dict[str, Any]:
         """The configuration for a start-up log line. Secrets (the PIN) are left out, not masked."""
-        seal: dict[str, Any] = {"type": self.seal.kind}
-        if isinstance(self.seal, Pkcs11SealConfig):
-            seal.update(
-                lib=self.seal.lib,
-                token_label=self.seal.token_label,
-                token_serial=self.seal.token_serial,
-                key_label=self.seal.key_label,
-                hmac_key_label=self.seal.hmac_key_label,
-                generate_key=self.seal.generate_key,
-            )
+        seal: dict[str, Any] = {"type": self.seal.kind, **self.seal.describe()}
+        if self.seal_migrate_from is not None:
+            seal["migrate_from"] = {"type": self.seal_migrate_from.kind, **self.seal_migrate_from.describe()}
+        if self.break_glass:
+            seal["break_glass"] = True
+        if self.seal_health_check_interval != DEFAULT_HEALTH_CHECK_INTERVAL:
+            seal["health_check_interval"] = self.seal_health_check_interval
         storage: dict[str, Any] = {"type": self.storage.kind}
         if isinstance(self.storage, SqliteStorageConfig):
             storage["path"] = self.storage.path
@@ -285,13 +329,17 @@ def parse_config(
     root = _Section(
         data, "", ("listener", "storage", "seal", "api_addr", "log_level", "auto_init"), top=True
     )
+    seal = _seal(root, environ, base_dir)
     return Config(
         listener=_listener(root.section("listener")),
         storage=_storage(root),
-        seal=_seal(root, environ, base_dir),
+        seal=seal.active,
         api_addr=_api_addr(root),
         log_level=_log_level(root),
         auto_init=_auto_init(root),
+        seal_migrate_from=seal.migrate_from,
+        break_glass=seal.break_glass,
+        seal_health_check_interval=seal.health_check_interval,
     )
 
 
@@ -320,17 +368,87 @@ def _storage(root: _Section) -> StorageConfig:
     return MemoryStorageConfig()
 
 
-def _seal(root: _Section, environ: Mapping[str, str], base_dir: Path | None) -> SealConfig:
-    kind, sec = root.one_of("seal", ("pkcs11", "shamir"), default="shamir")
+@dataclass(frozen=True)
+class _SealBlock:
+    active: SealConfig
+    migrate_from: SealConfig | None
+    break_glass: bool
+    health_check_interval: float
+
+
+_SEAL_KINDS = ("pkcs11", "shamir")
+_SEAL_OPTIONS = ("break_glass", "health_check_interval")
+
+
+def _seal(root: _Section, environ: Mapping[str, str], base_dir: Path | None) -> _SealBlock:
+    if not root.present("seal"):
+        return _SealBlock(ShamirSealConfig(), None, False, DEFAULT_HEALTH_CHECK_INTERVAL)
+    raw = root.raw("seal")
+    # The options sit next to the kinds; the kinds alone are checked as a one-of block.
+    kinds_only = {k: v for k, v in raw.items() if k not in _SEAL_OPTIONS} if isinstance(raw, dict) else raw
+    options = _Section({k: v for k, v in raw.items() if k in _SEAL_OPTIONS} if isinstance(raw, dict) else {},
+                       "seal", _SEAL_OPTIONS)
+    outer = _Section(kinds_only, "seal", _SEAL_KINDS)
+    given = [kind for kind in _SEAL_KINDS if outer.present(kind)]
+    if not given:
+        raise ConfigError(f"required (one of: {', '.join(_SEAL_KINDS)})", "seal")
+    disabled = {kind: _disabled(outer.raw(kind), f"seal.{kind}") for kind in given}
+    enabled = [kind for kind in given if not disabled[kind]]
+    if len(enabled) > 1:
+        raise ConfigError(f"give exactly one of {', '.join(_SEAL_KINDS)}; got {' and '.join(given)}", "seal")
+    if not enabled and given == ["shamir"]:
+        raise ConfigError("the only seal is disabled: add the seal to migrate to", "seal.shamir.disabled")
+    parsed = {kind: _seal_kind(outer, kind, environ, base_dir) for kind in given}
+    # A lone disabled pkcs11 block is Vault's migration back to shamir, which needs no block.
+    active = parsed[enabled[0]] if enabled else ShamirSealConfig()
+    migrate_from = next((parsed[kind] for kind in given if disabled[kind]), None)
+    break_glass = options.boolean("break_glass", default=False)
+    if break_glass and active.kind != "pkcs11":
+        raise ConfigError("applies to the pkcs11 seal only (it needs recovery shares)", "seal.break_glass")
+    interval = options.number("health_check_interval", default=DEFAULT_HEALTH_CHECK_INTERVAL)
+    if interval <= 0:
+        raise ConfigError(f"must be a positive number of seconds, got {interval}", "seal.health_check_interval")
+    return _SealBlock(active, migrate_from, break_glass, interval)
+
+
+def _disabled(block: object, path: str) -> bool:
+    """The `disabled` flag of a seal block (in every entry of a list, where they must agree)."""
+    entries = block if isinstance(block, list) else [block]
+    flags = {entry.get("disabled", False) if isinstance(entry, dict) else False for entry in entries}
+    if len(flags) > 1:
+        raise ConfigError("mark every token `disabled: true`, or none: a seal is migrated as a whole", path)
+    flag = flags.pop() if flags else False
+    if not isinstance(flag, bool):
+        raise ConfigError(f"expected true or false, got {_shown(flag)}", f"{path}.disabled")
+    return flag
+
+
+def _seal_kind(outer: _Section, kind: str, environ: Mapping[str, str], base_dir: Path | None) -> SealConfig:
     if kind == "shamir":
+        outer.section("shamir", ("disabled",))
         return ShamirSealConfig()
-    return _pkcs11(sec, environ, base_dir)
+    block = outer.raw("pkcs11")
+    if not isinstance(block, list):
+        return _pkcs11(outer.section("pkcs11"), environ, base_dir)
+    if not block:
+        raise ConfigError("expected at least one token", "seal.pkcs11")
+    tokens = []
+    for index, entry in enumerate(block):
+        sec = _Section(entry, f"seal.pkcs11[{index}]", _KEYS["seal.pkcs11"])
+        tokens.append(_pkcs11(sec, environ, base_dir, position=index + 1))
+    names = [token.display_name for token in tokens]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ConfigError(f"token names must be unique; give each a distinct `name` (repeated: "
+                          f"{', '.join(duplicates)})", "seal.pkcs11")
+    return Pkcs11TokensConfig(tokens=tuple(tokens))
 
 
 _QUOTE_HINT = "; quote it, as YAML reads unquoted digits as a number"
 
 
-def _pkcs11(sec: _Section, environ: Mapping[str, str], base_dir: Path | None) -> Pkcs11SealConfig:
+def _pkcs11(sec: _Section, environ: Mapping[str, str], base_dir: Path | None, *,
+            position: int = 1) -> Pkcs11SealConfig:
     lib = sec.string("lib", required=True)
     token_label = sec.string("token_label")
     token_serial = sec.string("token_serial", hint=_QUOTE_HINT)
@@ -349,7 +467,16 @@ def _pkcs11(sec: _Section, environ: Mapping[str, str], base_dir: Path | None) ->
         key_label=key_label,
         hmac_key_label=hmac_key_label,
         generate_key=sec.boolean("generate_key", default=False),
+        priority=_priority(sec, position),
+        name=sec.string("name", default="") or "",
     )
+
+
+def _priority(sec: _Section, default: int) -> int:
+    priority = sec.integer("priority", default=default)
+    if priority < 1:
+        raise ConfigError(f"must be 1 or more (1 is tried first), got {priority}", sec.child("priority"))
+    return priority
 
 
 def _pin(sec: _Section, environ: Mapping[str, str], base_dir: Path | None) -> str:
@@ -513,6 +640,15 @@ class _Section:
             raise ConfigError("must not be empty", self.child(key))
         return value
 
+    def raw(self, key: str) -> object:
+        return self._data.get(key)
+
+    def number(self, key: str, *, default: float) -> float:
+        value = self._data.get(key, default)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ConfigError(f"expected a number, got {_shown(value)}", self.child(key))
+        return float(value)
+
     def boolean(self, key: str, *, default: bool) -> bool:
         value = self._data.get(key, default)
         if not isinstance(value, bool):
@@ -549,7 +685,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "storage.memory": (),
     "seal.pkcs11": (
         "lib", "pin", "pin_file", "token_label", "token_serial",
-        "key_label", "hmac_key_label", "generate_key",
+        "key_label", "hmac_key_label", "generate_key", "name", "priority", "disabled",
     ),
     "seal.shamir": (),
     "auto_init": ("secret_shares", "secret_threshold", "output_file"),

@@ -16,7 +16,6 @@ from aiohttp import web
 from engine.storage.base import Storage
 from engine.storage.memory import MemoryStorage
 from engine.storage.sqlite import SqliteStorage
-from hsm import Pkcs11Settings
 from sealer import background, bring_up, dev_token
 from sealer.config import (
     AutoInitConfig,
@@ -30,8 +29,7 @@ from sealer.config import (
 from sealer.http.app import build_app
 from sealer.seal_manager import SealManager
 from sealer.seals.base import Seal
-from sealer.seals.pkcs11 import Pkcs11Seal
-from sealer.seals.shamir import ShamirSeal
+from sealer.seals.factory import seal_setup
 
 log = logging.getLogger("sealer")
 
@@ -43,20 +41,7 @@ class Running:
 
 
 def make_seal(config: Config) -> Seal:
-    if isinstance(config.seal, Pkcs11SealConfig):
-        seal = config.seal
-        return Pkcs11Seal(
-            Pkcs11Settings(
-                lib=seal.lib,
-                pin=seal.pin,
-                token_label=seal.token_label,
-                token_serial=seal.token_serial,
-                key_label=seal.key_label,
-                hmac_key_label=seal.hmac_key_label,
-                generate_key=seal.generate_key,
-            )
-        )
-    return ShamirSeal()
+    return seal_setup(config).active
 
 
 async def open_storage(config: Config) -> Storage:
@@ -82,9 +67,10 @@ async def running(config: Config, *, dev: DevOptions | None = None) -> AsyncIter
         storage = await open_storage(config)
         if hasattr(storage, "close"):
             stack.push_async_callback(storage.close)
-        seal = make_seal(config)
-        stack.push_async_callback(seal.close)
-        manager = SealManager(storage, seal)
+        seals = seal_setup(config)
+        stack.push_async_callback(seals.close)
+        seal = seals.active
+        manager = SealManager(storage, seal, migrate_from=seals.migrate_from, options=seals.options)
 
         runner = web.AppRunner(build_app(manager), access_log=None, handle_signals=False)
         await runner.setup()

@@ -1,14 +1,19 @@
-"""The seal state machine: initialise, unseal (by shares or by the token), seal.
+"""The seal state machine: initialise, unseal (by shares, by a token, by a seal migration or by
+break-glass), seal, and the upkeep of the seal's keys while unsealed.
 
-It owns the transitions between "not initialised", "sealed" and "unsealed" and nothing else: the
-barrier keeps the keys, the seal protects the root key, the core serves requests once unsealed.
+It owns the transitions between "not initialised", "sealed" and "unsealed": the barrier keeps the keys,
+the seal protects the root key (its stored copies: sealer/seal_record.py, sealer/seal_wrappings.py),
+the core serves requests once unsealed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,16 +21,25 @@ from engine.barrier import Barrier
 from engine.core import Core
 from engine.crypto import constant_time_equal, new_key, shamir
 from engine.errors import BadRequest, BarrierDecryptError, Sealed
-from engine.storage.base import Delete, Put, Storage
-from sealer import __version__
+from engine.storage.base import BatchOp, Delete, Put, Storage
+from sealer import __version__, seal_migration, seal_report, seal_upkeep
+from sealer import seal_wrappings as wrappings
+from sealer.crash_points import crash_point
 from sealer.seal_record import (
+    BREAK_GLASS_KEY,
+    RECOVERY_UNDER_ROOT,
     SEAL_RECORD_KEY,
-    WRAPPED_RECOVERY_KEY,
-    WRAPPED_ROOT_KEY,
     SealRecord,
+    Wrapping,
+    now_text,
 )
-from sealer.seals.base import Seal, SealKeyInvalid, SealUnavailable
+from sealer.seal_wrappings import Unwrapped
+from sealer.seals import envelopes
+from sealer.seals.base import Seal, SealKeyInvalid, SealOptions, SealUnavailable
+from sealer.seals.pkcs11 import Pkcs11Seal
+from sealer.seals.tokens import TokenSet
 from sealer.shares import decode_share, encode_shares
+from sealer.transit_token import token_keys_for
 from sealer.unseal_progress import UnsealProgress
 
 log = logging.getLogger("sealer.seal")
@@ -40,6 +54,9 @@ class InitRequest:
     recovery_shares: int | None = None
     recovery_threshold: int | None = None
     root_token_id: str | None = field(default=None, repr=False)
+    # Applied to the result before init commits (e.g. PGP-encrypting the shares and root token): if it
+    # raises, init is abandoned and the store stays uninitialised, so no share is ever lost.
+    protect: Callable[[InitResult], Awaitable[InitResult]] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -81,14 +98,28 @@ def _share_length(shares: int) -> int:
 
 
 class SealManager:
-    def __init__(self, storage: Storage, seal: Seal) -> None:
+    """The seal's state machine. `seal` is the seal in force (ShamirSeal, or the pkcs11 TokenSet; a lone
+    Pkcs11Seal is taken as a set of one); `migrate_from` is a seal the configuration marks disabled, to
+    migrate away from (Vault's seal migration); `options` says how the seal's keys are looked after."""
+
+    def __init__(self, storage: Storage, seal: Seal | Pkcs11Seal, *, migrate_from: Seal | Pkcs11Seal | None = None,
+                 options: SealOptions | None = None) -> None:
         self.storage = storage
-        self.seal = seal
+        self.seal: Seal = _as_seal(seal)
+        self.migrate_from: Seal | None = None if migrate_from is None else _as_seal(migrate_from)
+        self.options = options or SealOptions()
         self.barrier = Barrier(storage)
-        self.core = Core(self.barrier)
+        self.core = Core(self.barrier, token_keys=token_keys_for(self.seal))
         self._record: SealRecord | None = None
         self._progress = UnsealProgress()
         self._transition = asyncio.Lock()
+        # Every write of the record while unsealed (rekey, rotation, upkeep) goes through this lock; a
+        # transition that writes it takes it inside the transition lock, never the other way round.
+        self._record_lock = asyncio.Lock()
+        # The root key, while unsealed: what wraps it under a token that comes back.
+        self._root_key: bytes | None = None
+        self._break_glass_active = False
+        self._migration_noted = False
         # Why the seal cannot unseal on its own right now (HSM unreachable, wrong PIN, ...), for status.
         self.seal_error: str | None = None
         # After an operator's sys/seal, auto-unseal stays off until recovery shares or a restart.
@@ -96,6 +127,9 @@ class SealManager:
         self.unsealed_event = asyncio.Event()
         self.sealed_event = asyncio.Event()
         self.sealed_event.set()
+
+    def __repr__(self) -> str:
+        return f"<SealManager seal={self.seal.type} sealed={self.sealed}>"
 
     # -- state -------------------------------------------------------------------------------
 
@@ -113,21 +147,44 @@ class SealManager:
     def sealed(self) -> bool:
         return self.barrier.sealed
 
+    @property
+    def tokens(self) -> TokenSet | None:
+        """The pkcs11 seal's tokens, when that is the seal in force."""
+        return self.seal if isinstance(self.seal, TokenSet) else None
+
     def active_core(self) -> Core:
         if self.barrier.sealed:
             raise Sealed()
         return self.core
 
+    def migration_plan(self, record: SealRecord) -> seal_migration.Plan | None:
+        """The seal migration this configuration asks of this store, if any. SealMismatch when the
+        store is sealed by a seal the configuration does not name at all."""
+        if record.type == self.seal.type:
+            return None
+        if record.type == "shamir":
+            # As in Vault, migrating from shamir needs no configuration block: the shares are enough.
+            return seal_migration.Plan("shamir", self.seal.type)
+        if isinstance(self.migrate_from, TokenSet):
+            return seal_migration.Plan(record.type, self.seal.type, self.migrate_from)
+        raise SealMismatch(
+            f"the store is sealed by the {record.type} seal, which the configuration does not name: put its "
+            f"block back (marked `disabled: true` to migrate to {self.seal.type})"
+        )
+
     async def status(self) -> dict[str, Any]:
         record = await self.record()
-        if record is None:
-            threshold = shares = 0
-        elif self.seal.auto_unseal:
-            threshold, shares = record.recovery_threshold, record.recovery_shares
-        else:
-            threshold, shares = record.secret_threshold, record.secret_shares
+        plan, mismatch = None, None
+        if record is not None:
+            try:
+                plan = self.migration_plan(record)
+            except SealMismatch as exc:
+                mismatch = exc.message
+        threshold = shares = 0
+        if record is not None:
+            shares, threshold, _ = self.share_rules(record)
         body: dict[str, Any] = {
-            "type": self.seal.type,
+            "type": record.type if record else self.seal.type,
             "initialized": record is not None,
             "sealed": self.sealed,
             "t": threshold,
@@ -136,15 +193,18 @@ class SealManager:
             "nonce": self._progress.nonce,
             "version": __version__,
             "build_date": "",
-            "migration": False,
-            "recovery_seal": self.seal.auto_unseal,
+            "migration": plan is not None,
+            "recovery_seal": record.auto_unseal if record else self.seal.auto_unseal,
             "storage_type": type(self.storage).__name__.removesuffix("Storage").lower(),
         }
         if not self.sealed:
             body["cluster_name"] = "sealer-cluster"
             body["cluster_id"] = record.installation_id if record else ""
-        if self.seal_error:
-            body["seal_error"] = self.seal_error
+        error = mismatch or self.seal_error
+        if error:
+            body["seal_error"] = error
+        body.update(seal_report.report(record, self.seal, self.migrate_from, self.options,
+                                       break_glass_active=self._break_glass_active))
         return body
 
     # -- init --------------------------------------------------------------------------------
@@ -153,6 +213,9 @@ class SealManager:
         async with self._transition:
             if await self.initialized():
                 raise BadRequest("Vault is already initialized")
+            if self.migrate_from is not None:
+                raise BadRequest("the configuration marks a seal `disabled` (a seal migration); remove that block "
+                                 "before initialising")
             secret_shares, secret_threshold, recovery_shares, recovery_threshold = self._init_counts(request)
             try:
                 await self.seal.open()
@@ -160,6 +223,7 @@ class SealManager:
                 raise SealUnavailableError(str(exc)) from exc
             await self._clear_interrupted_init()
 
+            auto = self.seal.auto_unseal
             installation_id = secrets.token_bytes(16)
             record = SealRecord(
                 type=self.seal.type,
@@ -168,38 +232,75 @@ class SealManager:
                 secret_threshold=secret_threshold,
                 recovery_shares=recovery_shares,
                 recovery_threshold=recovery_threshold,
+                recovery_key_wrap=RECOVERY_UNDER_ROOT if auto else "",
+                break_glass=auto and self.options.break_glass,
             )
             root_key = new_key()
-            unseal_key = None if self.seal.auto_unseal else new_key()
+            unseal_key = None if auto else new_key()
             keys = [] if unseal_key is None else _split(unseal_key, secret_shares, secret_threshold)
-            recovery_key = new_key() if self.seal.auto_unseal else None
+            recovery_key = new_key() if auto else None
             recovery_keys = (
                 [] if recovery_key is None else _split(recovery_key, recovery_shares, recovery_threshold)
             )
             try:
-                wrapped_root = await self.seal.wrap(root_key, record.root_key_aad, unseal_key)
-                batch: list[Put | Delete] = [Put(WRAPPED_ROOT_KEY, wrapped_root)]
-                if recovery_key is not None:
-                    wrapped_recovery = await self.seal.wrap(recovery_key, record.recovery_key_aad, None)
-                    batch.append(Put(WRAPPED_RECOVERY_KEY, wrapped_recovery))
-                await self.barrier.initialize(await self.seal.barrier_key(root_key, installation_id))
-                await self.barrier.unseal(await self.seal.barrier_key(root_key, installation_id))
+                record, batch = await self._initial_wrappings(record, root_key, unseal_key, recovery_key)
+                barrier_key = envelopes.barrier_key(root_key, installation_id)
+                await self.barrier.initialize(barrier_key)
+                await self.barrier.unseal(barrier_key)
                 await self.core.setup()
                 root_token = await self.core.create_root_token(request.root_token_id)
             except SealUnavailable as exc:
                 await self._drop_keys()
                 raise SealUnavailableError(str(exc)) from exc
+            result = InitResult(root_token=root_token, keys=keys, recovery_keys=recovery_keys)
+            if request.protect is not None:
+                try:
+                    result = await request.protect(result)
+                except BaseException:
+                    await self._drop_keys()
+                    raise
             # The record goes last and with the wrapped keys: only now is the store initialised.
             batch.append(Put(SEAL_RECORD_KEY, record.to_bytes()))
             await self.storage.batch(batch)
             self._record = record
-            log.info("initialised a new %s-sealed store", self.seal.type)
-            if self.seal.auto_unseal:
+            log.info("initialised a new %s-sealed store (%d wrapping(s) of the root key%s)", self.seal.type,
+                     len(record.wrappings), ", break-glass on" if record.break_glass else "")
+            if auto:
+                self._root_key = root_key
                 self._unsealed()
             else:
                 # Vault leaves a shamir-sealed store sealed after init: the shares must prove themselves.
                 await self._drop_keys()
-            return InitResult(root_token=root_token, keys=keys, recovery_keys=recovery_keys)
+            return result
+
+    async def _initial_wrappings(self, record: SealRecord, root_key: bytes, unseal_key: bytes | None,
+                                 recovery_key: bytes | None) -> tuple[SealRecord, list[BatchOp]]:
+        if unseal_key is not None:
+            wrapping, put = wrappings.wrap_under_shamir(unseal_key, record, root_key)
+            return record.with_wrappings([wrapping]), [put]
+        tokens = self.tokens
+        assert tokens is not None and recovery_key is not None
+        made: list[Wrapping] = []
+        batch: list[BatchOp] = []
+        for token in tokens.tokens:
+            try:
+                if not token.is_open:  # seal.open() found it unusable and noted why
+                    raise SealUnavailable(tokens.health[token.name].error or "not open")
+                wrapping, put = await wrappings.wrap_under_token(token, record, root_key)
+            except SealUnavailable as exc:
+                tokens.health[token.name].record(str(exc))
+                log.warning("init: token %s is not usable now (%s); it gets its wrapping when it answers",
+                            token.name, exc)
+                continue
+            made.append(wrapping)
+            batch.append(put)
+        if not made:
+            raise SealUnavailable("no PKCS#11 token could wrap the root key")
+        batch.append(wrappings.recovery_put(record, root_key, recovery_key))
+        if record.break_glass:
+            batch.append(Put(BREAK_GLASS_KEY, envelopes.wrap_break_glass(
+                recovery_key, root_key, record.installation_bytes, record.break_glass_aad)))
+        return record.with_wrappings(made), batch
 
     def _init_counts(self, request: InitRequest) -> tuple[int, int, int, int]:
         if self.seal.auto_unseal:
@@ -228,7 +329,9 @@ class SealManager:
 
     # -- unseal ------------------------------------------------------------------------------
 
-    async def submit_share(self, key: str | None, reset: bool) -> dict[str, Any]:
+    async def submit_share(self, key: str | None, reset: bool, *, migrate: bool = False) -> dict[str, Any]:
+        """One share towards unsealing (Vault's sys/unseal). With `migrate`, the shares are the old
+        seal's and a pending seal migration runs once they reach the threshold."""
         async with self._transition:
             record = await self.record()
             if record is None:
@@ -238,27 +341,32 @@ class SealManager:
                 return await self.status()
             if not self.sealed:
                 return await self.status()
+            plan = self.migration_plan(record)
+            if migrate and plan is None:
+                raise BadRequest("can't perform a seal migration, no migration seal found")
+            if plan is not None and not migrate:
+                raise BadRequest("migrate option not provided and seal migration is pending")
             if not key:
                 raise BadRequest("'key' must be specified in request body as JSON, or 'reset' set to true")
-            auto = self.seal.auto_unseal
-            shares = record.recovery_shares if auto else record.secret_shares
-            threshold = record.recovery_threshold if auto else record.secret_threshold
-            self._progress.add(decode_share(key), _share_length(shares))
+            shares, threshold, length = self.share_rules(record)
+            self._progress.add(decode_share(key), length)
+            log.info("unseal key %d of %d accepted%s", self._progress.count, threshold,
+                     " (seal migration)" if plan else "")
             if self._progress.count < threshold:
                 return await self.status()
             offered = self._progress.shares
             self._progress.reset()
             combined = offered[0] if shares == 1 else _combine(offered)
             try:
-                if auto:
-                    await self._check_recovery_key(record, combined)
-                    await self._unseal_from_device(record)
+                if plan is not None:
+                    await self._migrate(record, plan, combined)
+                elif not record.auto_unseal:
+                    root_key = await wrappings.unwrap_shamir(self.storage, record, combined)
+                    await self._open_barrier(record, Unwrapped(root_key, None))
                 else:
-                    root_key = await self.seal.unwrap(
-                        await self._stored(WRAPPED_ROOT_KEY), record.root_key_aad, combined
-                    )
-                    await self._open_barrier(record, root_key)
+                    await self._unseal_with_recovery_key(record, combined)
             except SealKeyInvalid as exc:
+                log.warning("unseal failed: %s", exc)
                 raise BadRequest(f"{exc}; unseal progress was reset") from None
             except SealUnavailable as exc:
                 raise SealUnavailableError(str(exc)) from exc
@@ -273,12 +381,18 @@ class SealManager:
             if self._sealed_by_operator:
                 return False
             record = await self.record()
+            if record is not None and self._pending_migration(record):
+                return False
+            tokens = self.tokens
+            if tokens is None:
+                return False
             try:
-                await self.seal.open()
                 if record is None:
+                    await tokens.open()  # report a token that cannot be used before anyone initialises
                     self.seal_error = None
                     return False
-                await self._unseal_from_device(record)
+                await tokens.try_open()
+                await self._open_barrier(record, await wrappings.unwrap_with_tokens(self.storage, record, tokens))
             except SealUnavailable as exc:
                 self.seal_error = str(exc)
                 raise
@@ -287,34 +401,129 @@ class SealManager:
                 raise SealUnavailable(str(exc)) from exc
             return True
 
-    async def _unseal_from_device(self, record: SealRecord) -> None:
-        await self.seal.open()
-        root_key = await self.seal.unwrap(await self._stored(WRAPPED_ROOT_KEY), record.root_key_aad, None)
-        await self._open_barrier(record, root_key)
+    def _pending_migration(self, record: SealRecord) -> bool:
+        try:
+            plan = self.migration_plan(record)
+        except SealMismatch as exc:
+            self.seal_error = exc.message
+            return True
+        if plan is not None and not self._migration_noted:
+            self._migration_noted = True
+            log.warning(
+                "entering seal migration mode: the store is sealed by the %s seal and the configuration has the "
+                "%s seal in force; the daemon will not unseal on its own. Submit the %s shares with migrate=true "
+                "(sealer operator migrate)", plan.source, plan.target,
+                "recovery" if plan.source != "shamir" else "unseal",
+            )
+        return plan is not None
 
-    async def _check_recovery_key(self, record: SealRecord, offered: bytes) -> None:
-        await self.seal.open()
-        stored = await self.seal.unwrap(await self._stored(WRAPPED_RECOVERY_KEY), record.recovery_key_aad, None)
-        if not constant_time_equal(stored, offered):
+    async def _unseal_with_recovery_key(self, record: SealRecord, recovery_key: bytes) -> None:
+        tokens = self.tokens
+        try:
+            if tokens is None:
+                raise SealUnavailable("no PKCS#11 token is configured")
+            await tokens.try_open()
+            found = await wrappings.unwrap_with_tokens(self.storage, record, tokens)
+        except SealUnavailable as exc:
+            if not (self.options.break_glass and record.break_glass):
+                raise
+            await self._break_glass(record, recovery_key, str(exc))
+            return
+        stored = await wrappings.recovery_key(self.storage, record, found.root_key, found.via)
+        if not constant_time_equal(stored, recovery_key):
             raise SealKeyInvalid("the recovery keys do not match this installation's recovery key")
+        await self._open_barrier(record, found)
+        current = await self.record()
+        if current is not None:
+            await self._ensure_break_glass(current, found.root_key, recovery_key)
 
-    async def _stored(self, key: str) -> bytes:
-        value = await self.storage.get(key)
-        if value is None:
-            raise SealUnavailable(f"storage has no '{key}': the store is damaged or belongs to another seal")
-        return value
+    async def _break_glass(self, record: SealRecord, recovery_key: bytes, why: str) -> None:
+        blob = await wrappings.stored(self.storage, BREAK_GLASS_KEY)
+        root_key = envelopes.unwrap_break_glass(recovery_key, blob, record.installation_bytes,
+                                                record.break_glass_aad)
+        log.warning("BREAK-GLASS: %s; unsealing with a threshold of recovery shares instead", why)
+        await self._open_barrier(record, Unwrapped(root_key, None))
+        self._break_glass_active = True
+        async with self._record_lock:
+            current = await self._require_record()
+            stamped = replace(current, break_glass_last_used=now_text())
+            await self.storage.put(SEAL_RECORD_KEY, stamped.to_bytes())
+            self._record = stamped
+        log.warning("BREAK-GLASS: unsealed without any PKCS#11 token, by recovery shares alone. Bring a token back "
+                    "(or configure a new one): it gets a wrapping of the root key at the next check "
+                    "(PUT sys/sealer/seal/reconcile), and the next start unseals through it")
 
-    async def _open_barrier(self, record: SealRecord, root_key: bytes) -> None:
-        barrier_key = await self.seal.barrier_key(root_key, record.installation_bytes)
+    async def _migrate(self, record: SealRecord, plan: seal_migration.Plan, key: bytes) -> None:
+        log.info("seal migration from %s to %s: the %s shares reached the threshold", plan.source, plan.target,
+                 "unseal" if plan.source == "shamir" else "recovery")
+        found = await seal_migration.prove(self.storage, record, plan, key)
+        crash_point("migrate-proven")
+        try:
+            await self.barrier.unseal(await wrappings.barrier_key(record, found.root_key, found.via))
+        except BarrierDecryptError:
+            raise SealKeyInvalid("the barrier keyring does not open with this root key") from None
+        try:
+            async with self._record_lock:
+                if record.legacy:
+                    record = await self._upgrade(record, found)
+                    crash_point("migrate-upgraded")
+                record = await seal_migration.migrate(self.storage, record, plan, key, found.root_key,
+                                                      self.tokens, self.options)
+                self._record = record
+        except BaseException:
+            self.barrier.seal()
+            raise
+        self._root_key = found.root_key
+        await self.core.setup()
+        self._unsealed()
+        log.warning("seal migration from %s to %s complete. Remove the disabled %s block from the configuration; "
+                    "the %s shares are now the %s shares", plan.source, plan.target, plan.source,
+                    "unseal" if plan.source == "shamir" else "recovery",
+                    "recovery" if plan.target != "shamir" else "unseal")
+        await self._look_after_seal()
+
+    async def _open_barrier(self, record: SealRecord, found: Unwrapped) -> None:
+        barrier_key = await wrappings.barrier_key(record, found.root_key, found.via)
         try:
             await self.barrier.unseal(barrier_key)
         except BarrierDecryptError:
             raise SealKeyInvalid(
                 "the barrier keyring does not open with this root key "
-                "(for the pkcs11 seal: is the HMAC key the one this installation was initialised with?)"
+                "(for a version 1 pkcs11 store: is the HMAC key the one this installation was initialised with?)"
             ) from None
+        try:
+            async with self._record_lock:
+                if record.legacy:
+                    record = await self._upgrade(record, found)
+                if record.change is not None and record.change.op == "migrate":
+                    # Staged by a migration the configuration no longer asks for: the old seal stays.
+                    record = await wrappings.abandon(self.storage, record)
+                    self._record = record
+                    log.warning("dropped the wrappings staged by an interrupted seal migration that the "
+                                "configuration no longer asks for")
+        except BaseException:
+            self.barrier.seal()
+            raise
+        self._root_key = found.root_key
         await self.core.setup()
         self._unsealed()
+        if self.migrate_from is not None and record.type == self.seal.type:
+            log.warning("the seal migration to %s is complete: remove the disabled %s block from the configuration",
+                        record.type, self.migrate_from.type)
+        await self._look_after_seal()
+
+    async def _upgrade(self, record: SealRecord, found: Unwrapped) -> SealRecord:
+        """Rewrite a version 1 store as version 2 in one batch (the keyring too, if its key changes)."""
+        upgraded, ops = await wrappings.upgrade(self.storage, record, found.root_key, found.via)
+        if record.barrier_key_source != upgraded.barrier_key_source:
+            await self.barrier.rekey_root(envelopes.barrier_key(found.root_key, record.installation_bytes),
+                                          also=ops)
+        else:
+            await self.storage.batch(ops)
+        self._record = upgraded
+        log.info("upgraded the seal's stored layout to version 2 (the barrier key now derives from the root key "
+                 "alone, and the recovery key is kept under the root key)")
+        return upgraded
 
     def _unsealed(self) -> None:
         self.seal_error = None
@@ -322,12 +531,79 @@ class SealManager:
         self.unsealed_event.set()
         log.info("unsealed")
 
+    # -- looking after the seal while unsealed -------------------------------------------------
+
+    async def _look_after_seal(self) -> None:
+        """Upkeep right after an unseal; it must never undo the unseal, so failures are only logged."""
+        try:
+            await self.reconcile()
+        except Exception as exc:
+            log.warning("checking the seal's tokens after unsealing failed: %s", exc)
+
+    async def reconcile(self) -> SealRecord:
+        """Check every token, wrap the root key under configured tokens that hold no wrapping yet, and
+        drop break-glass if it was turned off (see sealer/seal_upkeep.py)."""
+        async with self.editing() as edit:
+            edit.record = await seal_upkeep.reconcile(self.storage, edit.record, self.tokens, edit.root_key,
+                                                      self.options)
+            return edit.record
+
+    @asynccontextmanager
+    async def editing(self) -> AsyncIterator[Editing]:
+        """The record lock, the record and the root key, for a change to the stored seal made while
+        unsealed; the record the caller leaves in `edit.record` becomes the current one."""
+        async with self._record_lock:
+            record = await self._require_record()
+            root_key = self._root_key
+            if self.sealed or root_key is None:
+                raise Sealed()
+            edit = Editing(record, root_key)
+            try:
+                yield edit
+            except BaseException:
+                # A change may have failed after one of its batches: read the record afresh next time.
+                self._record = None
+                raise
+            self._record = edit.record
+
+    def background(self) -> list[Callable[[asyncio.Event], Awaitable[None]]]:
+        """Work to run while unsealed: the periodic check of the tokens."""
+        return [self._watch_tokens] if self.tokens is not None else []
+
+    async def _watch_tokens(self, stop: asyncio.Event) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.options.health_check_interval)
+                return
+            try:
+                await self.reconcile()
+            except Sealed:
+                return
+            except Exception as exc:
+                log.warning("the periodic check of the seal's tokens failed: %s", exc)
+
+    async def _ensure_break_glass(self, record: SealRecord, root_key: bytes, recovery_key: bytes) -> None:
+        """Break-glass is on in the configuration but not stored yet: a proven recovery key is in hand."""
+        if not self.options.break_glass or record.break_glass or not record.auto_unseal:
+            return
+        async with self._record_lock:
+            current = await self._require_record()
+            if current.break_glass:
+                return
+            updated = replace(current, break_glass=True)
+            blob = envelopes.wrap_break_glass(recovery_key, root_key, current.installation_bytes,
+                                              current.break_glass_aad)
+            await self.storage.batch([Put(BREAK_GLASS_KEY, blob), Put(SEAL_RECORD_KEY, updated.to_bytes())])
+            self._record = updated
+        log.warning("break-glass is now stored: a threshold of recovery shares can unseal this store even "
+                    "without any PKCS#11 token")
+
     # -- what ceremonies (rekey, generate-root) build on --------------------------------------
 
     def share_rules(self, record: SealRecord) -> tuple[int, int, int]:
-        """(shares, threshold, share length) of the shares people hold for this seal: unseal shares for
-        the shamir seal, recovery shares for an auto-unseal seal."""
-        if self.seal.auto_unseal:
+        """(shares, threshold, share length) of the shares people hold for this store's seal: unseal
+        shares for the shamir seal, recovery shares for an auto-unseal seal."""
+        if record.auto_unseal:
             return record.recovery_shares, record.recovery_threshold, _share_length(record.recovery_shares)
         return record.secret_shares, record.secret_threshold, _share_length(record.secret_shares)
 
@@ -338,44 +614,67 @@ class SealManager:
         count = self.share_rules(record)[0]
         combined = shares[0] if count == 1 else _combine(shares)
         try:
-            if self.seal.auto_unseal:
-                await self._check_recovery_key(record, combined)
+            if record.auto_unseal:
+                found = await self._root_key_now(record)
+                stored = await wrappings.recovery_key(self.storage, record, found.root_key, found.via)
+                if not constant_time_equal(stored, combined):
+                    raise SealKeyInvalid("the recovery keys do not match this installation's recovery key")
+                await self._ensure_break_glass(record, found.root_key, combined)
             else:
-                await self.seal.unwrap(await self._stored(WRAPPED_ROOT_KEY), record.root_key_aad, combined)
+                await wrappings.unwrap_shamir(self.storage, record, combined)
         except SealKeyInvalid as exc:
             raise BadRequest(str(exc)) from None
         except SealUnavailable as exc:
             raise SealUnavailableError(str(exc)) from exc
         return combined
 
-    async def replace_shared_key(self, proven_key: bytes, shares: int, threshold: int) -> list[bytes]:
+    async def replace_shared_key(self, proven_key: bytes, shares: int, threshold: int,
+                                 new_shared_key: bytes | None = None) -> list[bytes]:
         """Commit a rekey: a new unseal key (shamir; the root key is re-wrapped under it) or a new
         recovery key (auto-unseal), split into `shares`. One atomic batch: afterwards only the new shares
-        work. `proven_key` is the current key, as returned by key_from_shares."""
-        record = await self._require_record()
-        what = "recovery" if self.seal.auto_unseal else "secret"
-        _check_share_counts(shares, threshold, what)
-        new_key_ = new_key()
-        try:
-            if self.seal.auto_unseal:
-                new_record = replace(record, recovery_shares=shares, recovery_threshold=threshold)
-                wrapped = await self.seal.wrap(new_key_, record.recovery_key_aad, None)
-                batch = [Put(WRAPPED_RECOVERY_KEY, wrapped)]
-            else:
-                root_key = await self.seal.unwrap(await self._stored(WRAPPED_ROOT_KEY), record.root_key_aad,
-                                                  proven_key)
-                new_record = replace(record, secret_shares=shares, secret_threshold=threshold)
-                wrapped = await self.seal.wrap(root_key, record.root_key_aad, new_key_)
-                batch = [Put(WRAPPED_ROOT_KEY, wrapped)]
-        except SealKeyInvalid as exc:
-            raise BadRequest(str(exc)) from None
-        except SealUnavailable as exc:
-            raise SealUnavailableError(str(exc)) from exc
-        batch.append(Put(SEAL_RECORD_KEY, new_record.to_bytes()))
-        await self.storage.batch(batch)
-        self._record = new_record
+        work. `proven_key` is the current key, as returned by key_from_shares. `new_shared_key` is a key
+        whose shares were handed out (and perhaps verified) before this commit; by default a new one."""
+        async with self._record_lock:
+            record = await self._require_record()
+            what = "recovery" if record.auto_unseal else "secret"
+            _check_share_counts(shares, threshold, what)
+            new_key_ = new_key() if new_shared_key is None else new_shared_key
+            batch: list[BatchOp]
+            try:
+                if record.auto_unseal:
+                    root_key = (await self._root_key_now(record)).root_key
+                    break_glass = self.options.break_glass
+                    batch = [wrappings.recovery_put(record, root_key, new_key_)]
+                    if break_glass:
+                        batch.append(Put(BREAK_GLASS_KEY, envelopes.wrap_break_glass(
+                            new_key_, root_key, record.installation_bytes, record.break_glass_aad)))
+                    elif record.break_glass:
+                        batch.append(Delete(BREAK_GLASS_KEY))
+                    new_record = replace(record, recovery_shares=shares, recovery_threshold=threshold,
+                                         recovery_key_wrap=RECOVERY_UNDER_ROOT, break_glass=break_glass)
+                else:
+                    root_key = await wrappings.unwrap_shamir(self.storage, record, proven_key)
+                    wrapping = record.active("shamir")[0]
+                    batch = [Put(wrapping.path, envelopes.wrap_shamir(new_key_, root_key, record.root_key_aad))]
+                    new_record = replace(record, secret_shares=shares, secret_threshold=threshold)
+            except SealKeyInvalid as exc:
+                raise BadRequest(str(exc)) from None
+            except SealUnavailable as exc:
+                raise SealUnavailableError(str(exc)) from exc
+            batch.append(Put(SEAL_RECORD_KEY, new_record.to_bytes()))
+            await self.storage.batch(batch)
+            self._record = new_record
         log.info("rekeyed: %d new %s shares, threshold %d; the old shares no longer work", shares, what, threshold)
         return _split(new_key_, shares, threshold)
+
+    async def _root_key_now(self, record: SealRecord) -> Unwrapped:
+        if self._root_key is not None:
+            return Unwrapped(self._root_key, None)
+        tokens = self.tokens
+        if tokens is None:
+            raise SealUnavailable("the root key is not in hand and no PKCS#11 token is configured")
+        await tokens.try_open()
+        return await wrappings.unwrap_with_tokens(self.storage, record, tokens)
 
     async def _require_record(self) -> SealRecord:
         record = await self.record()
@@ -394,12 +693,28 @@ class SealManager:
     async def _drop_keys(self) -> None:
         await self.core.teardown()
         self.barrier.seal()
+        self._root_key = None
+        self._break_glass_active = False
         self.unsealed_event.clear()
         self.sealed_event.set()
 
 
+@dataclass
+class Editing:
+    record: SealRecord
+    root_key: bytes = field(repr=False)
+
+
 class SealUnavailableError(Sealed):
     """Init or unseal needs the seal's device and cannot reach it: 503 with the cause."""
+
+
+class SealMismatch(BadRequest):
+    """The store is sealed by a seal the configuration does not name."""
+
+
+def _as_seal(seal: Seal | Pkcs11Seal) -> Seal:
+    return TokenSet([seal]) if isinstance(seal, Pkcs11Seal) else seal
 
 
 def _combine(shares: list[bytes]) -> bytes:
@@ -419,4 +734,4 @@ async def _all_keys(storage: Storage, prefix: str) -> list[str]:
     return found
 
 
-__all__ = ["InitRequest", "InitResult", "SealManager", "SealUnavailableError"]
+__all__ = ["Editing", "InitRequest", "InitResult", "SealManager", "SealMismatch", "SealUnavailableError"]

@@ -1,15 +1,18 @@
 """KV version 1 (Vault's kv "passthrough" backend): arbitrary JSON objects stored as they were written,
-one per path. A "ttl" (or "lease") key is only a hint handed back to readers as the lease duration."""
+one per path. A "ttl" (or "lease") key is only a hint handed back to readers as the lease duration.
+The "kv" mount type is both versions: the mount's "version" option picks this one or kv_v2."""
 
 from __future__ import annotations
 
 import json
 
+from engine.backends.kv_v2 import KvV2Backend
 from engine.errors import BadRequest
 from engine.framework import Backend, FieldData, Path, parse_duration
 from engine.mounts import MountEntry
 from engine.request import Op, Request, Response
 from engine.storage.base import Storage
+from engine.tokens.entry import Clock, utc_now
 
 
 class KvV1Backend(Backend):
@@ -75,8 +78,11 @@ class KvV1Backend(Backend):
         return Response(data={"keys": keys} if keys else {})
 
 
-def kv_factory(mount: MountEntry) -> Backend:
-    version = (mount.options or {}).get("version", "1") or "1"
-    if version != "1":
-        raise BadRequest(f"kv version {version} is not supported yet")
-    return KvV1Backend(mount)
+def kv_factory(mount: MountEntry, clock: Clock = utc_now) -> Backend:
+    """The kv engine of the version the mount's options name: "1" (or none) or "2"."""
+    version = (mount.options or {}).get("version") or "1"
+    if version == "1":
+        return KvV1Backend(mount)
+    if version == "2":
+        return KvV2Backend(mount, clock)
+    raise BadRequest(f"invalid version provided: {version}")

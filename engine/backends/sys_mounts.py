@@ -162,6 +162,9 @@ class MountsSection:
         if mount_type in _KV_ALIASES:
             options = {**(options or {}), "version": _KV_ALIASES[mount_type]}
             mount_type = "kv"
+        elif mount_type != "kv" and (options or {}).get("version"):
+            # Only kv has versions (the option picks v1 or v2); Vault refuses it for any other engine.
+            raise BadRequest(f'secrets engine "{mount_type}" does not allow setting a version')
         entry = MountEntry(
             path=data.get("path"),
             type=mount_type,

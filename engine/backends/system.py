@@ -17,6 +17,7 @@ from engine.backends.sys_leases import LeasesSection
 from engine.backends.sys_mounts import MountsSection
 from engine.backends.sys_policy import PolicySection
 from engine.backends.sys_remount import RemountSection
+from engine.backends.sys_wrapping import WrappingSection
 from engine.backends.system_context import BarrierKeys, SystemContext
 from engine.framework import Backend, Path, SpecialPaths
 
@@ -27,7 +28,15 @@ class Section(Protocol):
 
 SectionFactory = Callable[[SystemContext], Section]
 
-SECTIONS: list[SectionFactory] = [MountsSection, AuthSection, RemountSection, KeysSection, LeasesSection, PolicySection]
+SECTIONS: list[SectionFactory] = [
+    MountsSection,
+    AuthSection,
+    RemountSection,
+    KeysSection,
+    LeasesSection,
+    PolicySection,
+    WrappingSection,
+]
 
 # Vault's root-protected sys paths (sudo required), relative to sys/: its system backend's
 # PathsSpecial.Root, no more (sys/mounts/*, sys/policy/* and sys/policies/* need no sudo in Vault).
@@ -39,8 +48,13 @@ ROOT_PATHS = (
 )
 
 
+# Vault's unauthenticated sys paths, of those served here: a wrapping token's holder may look it up
+# without using it, and without any other token.
+UNAUTHENTICATED_PATHS = ("wrapping/lookup",)
+
+
 class SystemBackend(Backend):
-    special_paths = SpecialPaths(root=ROOT_PATHS)
+    special_paths = SpecialPaths(unauthenticated=UNAUTHENTICATED_PATHS, root=ROOT_PATHS)
 
     def __init__(self, context: SystemContext, sections: Sequence[SectionFactory] = SECTIONS) -> None:
         self.context = context

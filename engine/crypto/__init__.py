@@ -1,5 +1,7 @@
 """The only package that touches cryptographic primitives. Everything else calls these recipes."""
 
+# The transit engine's recipes are a package of their own: `from engine.crypto import transit`.
+from engine.crypto import transit
 from engine.crypto.aead import DecryptError, decrypt, encrypt
 from engine.crypto.hashing import constant_time_equal, hmac_sha256
 from engine.crypto.kdf import derive_key
@@ -18,4 +20,5 @@ __all__ = [
     "new_key",
     "random_bytes",
     "split",
+    "transit",
 ]

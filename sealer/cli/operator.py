@@ -8,8 +8,13 @@ from typing import Any
 
 from sealer.cli.base import Command, CommandFailed, Context, Exit, Flags, Group, Parser
 from sealer.cli.client import RequestError
+from sealer.cli.operator_generate_root import GenerateRootCommand
+from sealer.cli.operator_migrate import MigrateCommand
+from sealer.cli.operator_rekey import RekeyCommand
+from sealer.cli.operator_rotate_hsm_key import RotateHsmKeyCommand
 from sealer.cli.output import dump
 from sealer.cli.status import output_seal_status
+from sealer.pgp import load_public_key
 
 WRAP = 78  # Vault's maxLineLength
 
@@ -27,12 +32,19 @@ class InitCommand(Command):
         "split into key shares with Shamir's secret sharing, so that a threshold of them\n"
         "must come together to rebuild it. With the pkcs11 seal the token holds the key and\n"
         "the shares are recovery keys (-recovery-shares, -recovery-threshold).\n\n"
+        "With -pgp-keys (or -recovery-pgp-keys) each share is encrypted to its holder's OpenPGP\n"
+        "public key, in order, and printed base64-encoded: holders decrypt theirs with\n"
+        "`echo SHARE | base64 -d | gpg -dq`. -root-token-pgp-key does the same for the root token.\n"
+        "Each key is a path to a public key file (binary, ASCII-armored or base64), or the\n"
+        "base64 key itself; Keybase names (keybase:user) are not supported.\n\n"
         "This command cannot be run against an already-initialized server."
     )
     examples = (
         "sealer operator init",
         "sealer operator init -key-shares=3 -key-threshold=2 -format=json",
         "sealer operator init -recovery-shares=5 -recovery-threshold=3",
+        "sealer operator init -key-shares=3 -key-threshold=2 -pgp-keys=alice.gpg,bob.asc,carol.gpg "
+        "-root-token-pgp-key=alice.gpg",
     )
     flags = Flags.HTTP | Flags.FORMAT
 
@@ -45,6 +57,12 @@ class InitCommand(Command):
                             help="number of recovery key shares (pkcs11 seal; default: 5)")
         parser.add_argument("--recovery-threshold", type=int, metavar="N",
                             help="number of recovery shares needed (pkcs11 seal; default: 3)")
+        parser.add_argument("--pgp-keys", metavar="FILES",
+                            help="comma-separated public keys to encrypt the unseal shares to, one per share")
+        parser.add_argument("--recovery-pgp-keys", metavar="FILES",
+                            help="comma-separated public keys to encrypt the recovery shares to (pkcs11 seal)")
+        parser.add_argument("--root-token-pgp-key", metavar="FILE",
+                            help="public key to encrypt the initial root token to")
         parser.add_argument("--status", action="store_true",
                             help="print whether the server is initialized: exit 0 if it is, 2 if not")
 
@@ -63,15 +81,22 @@ class InitCommand(Command):
         return Exit.OK
 
     @staticmethod
-    def request_body(args: argparse.Namespace) -> dict[str, int]:
-        recovery = args.recovery_shares is not None or args.recovery_threshold is not None
-        body: dict[str, int] = {}
+    def request_body(args: argparse.Namespace) -> dict[str, Any]:
+        recovery = (args.recovery_shares is not None or args.recovery_threshold is not None
+                    or args.recovery_pgp_keys is not None)
+        body: dict[str, Any] = {}
         if not recovery or args.key_shares is not None or args.key_threshold is not None:
             body["secret_shares"] = 5 if args.key_shares is None else args.key_shares
             body["secret_threshold"] = 3 if args.key_threshold is None else args.key_threshold
         if recovery:
             body["recovery_shares"] = 5 if args.recovery_shares is None else args.recovery_shares
             body["recovery_threshold"] = 3 if args.recovery_threshold is None else args.recovery_threshold
+        for flag, name in (("pgp-keys", "pgp_keys"), ("recovery-pgp-keys", "recovery_pgp_keys")):
+            value = getattr(args, name)
+            if value is not None:
+                body[name] = [_public_key(flag, item) for item in value.split(",")]
+        if args.root_token_pgp_key is not None:
+            body["root_token_pgp_key"] = _public_key("root-token-pgp-key", args.root_token_pgp_key)
         return body
 
     def _status(self, ctx: Context) -> int:
@@ -86,13 +111,20 @@ class InitCommand(Command):
         return Exit.OK if initialized else Exit.SEALED
 
 
+def _public_key(flag: str, value: str) -> str:
+    try:
+        return load_public_key(value)
+    except ValueError as exc:
+        raise CommandFailed(f"Error parsing -{flag}: {exc}") from None
+
+
 def _keys(response: dict[str, Any], hex_name: str, b64_name: str) -> list[str]:
     hex_keys = response.get(hex_name) or []
     b64_keys = response.get(b64_name) or []
     return b64_keys if len(b64_keys) == len(hex_keys) else hex_keys
 
 
-def init_text(request: dict[str, int], response: dict[str, Any]) -> str:
+def init_text(request: dict[str, Any], response: dict[str, Any]) -> str:
     """What Vault prints after `operator init`: keys, root token, and how to treat them."""
     unseal = _keys(response, "keys", "keys_base64")
     recovery = _keys(response, "recovery_keys", "recovery_keys_base64")
@@ -123,7 +155,7 @@ def init_text(request: dict[str, int], response: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def machine_init(request: dict[str, int], response: dict[str, Any]) -> dict[str, Any]:
+def machine_init(request: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
     """Vault's -format=json for init (its machineInit), so `jq -r .unseal_keys_b64[]` scripts work."""
     keys = response.get("keys") or []
     return {
@@ -161,6 +193,8 @@ class UnsealCommand(Command):
         parser.add_argument("key", nargs="?", metavar="KEY", help="an unseal key (hex or base64)")
         parser.add_argument("--reset", action="store_true",
                             help="discard the keys entered so far")
+        parser.add_argument("--migrate", action="store_true",
+                            help="the key is the old seal's, for a pending seal migration")
 
     def run(self, args: argparse.Namespace, ctx: Context) -> int:
         client = ctx.client()
@@ -171,7 +205,7 @@ class UnsealCommand(Command):
             key = args.key.strip() if args.key is not None else self._ask(ctx)
             if not key:
                 raise CommandFailed("Error unsealing: no unseal key given")
-            body = {"key": key}
+            body = {"key": key, "migrate": True} if args.migrate else {"key": key}
             failure = "Error unsealing"
         try:
             status = client.put("sys/unseal", body) or {}
@@ -211,5 +245,7 @@ class SealCommand(Command):
 GROUP = Group(
     name="operator",
     summary="Perform operator-specific tasks",
-    commands={"init": InitCommand, "unseal": UnsealCommand, "seal": SealCommand},
+    commands={"init": InitCommand, "unseal": UnsealCommand, "seal": SealCommand, "rekey": RekeyCommand,
+              "generate-root": GenerateRootCommand, "migrate": MigrateCommand,
+              "rotate-hsm-key": RotateHsmKeyCommand},
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from engine.request import Op
-from sealer.http import sys_seal
+from sealer.http import sys_ceremonies, sys_seal, sys_seal_admin
 from sealer.http.errors import engine_errors
 from sealer.http.keys import SEAL_MANAGER
 from sealer.http.list_verb import accept_list_verb
@@ -44,5 +44,7 @@ def build_app(manager: SealManager) -> web.Application:
     app = web.Application(middlewares=[engine_errors], client_max_size=MAX_REQUEST_BYTES)
     app[SEAL_MANAGER] = manager
     sys_seal.add_routes(app)
+    sys_ceremonies.add_routes(app)
+    sys_seal_admin.add_routes(app)
     app.router.add_route("*", "/v1/{path:.*}", logical)
     return app

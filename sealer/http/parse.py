@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.errors import BadRequest, UnsupportedOperation
+from engine.framework import parse_duration
 from engine.request import Op, Request
 
 _METHOD_OPS = {
@@ -20,6 +21,7 @@ _METHOD_OPS = {
     "PATCH": Op.PATCH,
 }
 _TRUE = {"true", "1", "t", "yes"}
+WRAP_TTL_HEADER = "X-Vault-Wrap-TTL"
 
 
 def client_token(request: web.Request) -> str | None:
@@ -47,6 +49,19 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def wrap_ttl(request: web.Request) -> int:
+    """Vault's X-Vault-Wrap-TTL: seconds ("300") or a duration ("5m"); 0 when absent."""
+    raw = request.headers.get(WRAP_TTL_HEADER, "").strip()
+    if not raw:
+        return 0
+    if raw.startswith("-"):
+        raise BadRequest(f"error parsing {WRAP_TTL_HEADER} header: requested wrap ttl cannot be negative")
+    try:
+        return parse_duration(raw)
+    except ValueError:
+        raise BadRequest(f'error parsing {WRAP_TTL_HEADER} header: time: invalid duration "{raw}"') from None
+
+
 def query_flag(request: web.Request, name: str) -> bool:
     value = request.query.get(name)
     return value is not None and (value == "" or value.lower() in _TRUE)
@@ -66,4 +81,11 @@ async def engine_request(request: web.Request, path: str) -> Request:
     else:
         data = await json_body(request)
     peer = request.remote or ""
-    return Request(op=op, path=path, data=data, client_token=client_token(request), remote_address=peer)
+    return Request(
+        op=op,
+        path=path,
+        data=data,
+        client_token=client_token(request),
+        remote_address=peer,
+        wrap_ttl=wrap_ttl(request),
+    )

@@ -9,15 +9,13 @@ from aiohttp import web
 
 # Vault marks every API response as not cacheable: they carry secrets.
 _HEADERS = {"Cache-Control": "no-store"}
+# Exactly Vault's header, without aiohttp's "; charset=utf-8": hvac parses an error body (its "errors",
+# and the metadata of a deleted KV v2 version) only when the Content-Type is exactly this.
+_JSON_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        text=json.dumps(body, separators=(",", ":")),
-        status=status,
-        content_type="application/json",
-        headers=_HEADERS,
-    )
+    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status, headers=_JSON_HEADERS)
 
 
 def error_response(status: int, messages: list[str]) -> web.Response:

@@ -11,6 +11,7 @@ from engine.errors import BadRequest, PermissionDenied
 from sealer.http.keys import SEAL_MANAGER
 from sealer.http.parse import client_token, json_body, query_flag
 from sealer.http.responses import json_response, no_content
+from sealer.init_pgp import InitPgp
 from sealer.seal_manager import InitRequest
 
 _INIT_FIELDS = {
@@ -40,16 +41,20 @@ async def write_init(request: web.Request) -> web.Response:
     unknown = sorted(set(body) - _INIT_FIELDS)
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(unknown)}")
-    for unsupported in ("pgp_keys", "root_token_pgp_key", "recovery_pgp_keys"):
-        if body.get(unsupported):
-            raise BadRequest(f"'{unsupported}' is not supported yet")
+    manager = request.app[SEAL_MANAGER]
+    secret_shares, recovery_shares = _int_field(body, "secret_shares"), _int_field(body, "recovery_shares")
+    pgp = InitPgp.from_body(body, auto_unseal=manager.seal.auto_unseal, seal_type=manager.seal.type,
+                            shares=recovery_shares if manager.seal.auto_unseal else secret_shares)
+    if pgp is not None:
+        await pgp.check()
     init = InitRequest(
-        secret_shares=_int_field(body, "secret_shares"),
+        secret_shares=secret_shares,
         secret_threshold=_int_field(body, "secret_threshold"),
-        recovery_shares=_int_field(body, "recovery_shares"),
+        recovery_shares=recovery_shares,
         recovery_threshold=_int_field(body, "recovery_threshold"),
+        protect=None if pgp is None else pgp.protect,
     )
-    result = await request.app[SEAL_MANAGER].initialize(init)
+    result = await manager.initialize(init)
     return json_response(result.body())
 
 
@@ -65,9 +70,10 @@ async def unseal(request: web.Request) -> web.Response:
     reset = body.get("reset", False)
     if not isinstance(reset, bool):
         raise BadRequest("'reset' must be a boolean")
-    if body.get("migrate"):
-        raise BadRequest("seal migration is not supported yet")
-    return json_response(await request.app[SEAL_MANAGER].submit_share(key, reset))
+    migrate = body.get("migrate", False)
+    if not isinstance(migrate, bool):
+        raise BadRequest("'migrate' must be a boolean")
+    return json_response(await request.app[SEAL_MANAGER].submit_share(key, reset, migrate=migrate))
 
 
 async def seal(request: web.Request) -> web.Response:

@@ -1,12 +1,13 @@
 """What every seal offers the seal manager: a way to protect the root key at rest.
 
-A seal wraps and unwraps small secrets (the root key, the recovery key) and derives the key that
-protects the barrier's keyring from the root key. The shamir seal does this with a key rebuilt from
-unseal shares; the pkcs11 seal does it inside a PKCS#11 token, so it can unseal on its own.
+A seal wraps and unwraps the root key. The shamir seal does this with a key rebuilt from unseal
+shares; the pkcs11 seal does it inside PKCS#11 tokens, so it can unseal on its own. Deriving the
+barrier key from the root key is the same for every seal (see sealer/seals/envelopes.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -27,10 +28,15 @@ class Seal(Protocol):
 
     async def close(self) -> None: ...
 
-    async def wrap(self, secret: bytes, aad: bytes, unseal_key: bytes | None) -> bytes: ...
-
-    async def unwrap(self, blob: bytes, aad: bytes, unseal_key: bytes | None) -> bytes: ...
-
-    async def barrier_key(self, root_key: bytes, installation_id: bytes) -> bytes: ...
-
     def describe(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class SealOptions:
+    """How the seal manager looks after the seal's keys (configuration `seal.break_glass`, ...)."""
+
+    # Keep the root key also under a key derived from the recovery key, so that a threshold of recovery
+    # shares can unseal when every token is lost. Off by default: recovery shares only authorise.
+    break_glass: bool = False
+    # Seconds between checks of every token while unsealed (health, and wrapping a returning token).
+    health_check_interval: float = 60.0

@@ -1,9 +1,10 @@
-"""The pkcs11 seal: the root key is wrapped inside a PKCS#11 token, and the token's HMAC key takes part
-in deriving the barrier key, so nothing outside the token (storage, config, environment) suffices."""
+"""One PKCS#11 token of the pkcs11 seal: the root key is wrapped inside it with AES-256-GCM, under a key
+that never leaves the token. Several of these make up a TokenSet (sealer/seals/tokens.py)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from engine.crypto import kdf
 from hsm import Hsm, HsmDecryptFailed, HsmError, Pkcs11Settings
@@ -11,21 +12,54 @@ from sealer.seals.base import SealKeyInvalid, SealUnavailable
 
 log = logging.getLogger("sealer.seal")
 
-BARRIER_KEY_INFO = b"sealer barrier key v1"
-BARRIER_SALT_LABEL = b"sealer/barrier-salt/"
+# Version 1 stores only: their barrier key is derived with the token's HMAC key.
+LEGACY_BARRIER_KEY_INFO = b"sealer barrier key v1"
+LEGACY_BARRIER_SALT_LABEL = b"sealer/barrier-salt/"
+PROBE_DATA = b"sealer/health-probe"
 
 
 class Pkcs11Seal:
     type = "pkcs11"
     auto_unseal = True
 
-    def __init__(self, settings: Pkcs11Settings) -> None:
+    def __init__(self, settings: Pkcs11Settings, *, name: str = "", priority: int = 1) -> None:
         self._settings = settings
         self._hsm: Hsm | None = None
+        self.name = name or settings.token_label or f"serial-{settings.token_serial}"
+        self.priority = priority
+
+    def __repr__(self) -> str:
+        return f"<Pkcs11Seal {self.name} key={self._settings.key_label}>"
+
+    @property
+    def settings(self) -> Pkcs11Settings:
+        return self._settings
 
     @property
     def is_open(self) -> bool:
         return self._hsm is not None
+
+    @property
+    def hsm(self) -> Hsm | None:
+        """The open token (None until opened): transit's hsm-* keys live in it (sealer/transit_token.py)."""
+        return self._hsm
+
+    @property
+    def token_label(self) -> str | None:
+        """The token's label as the token reports it once open, else as configured."""
+        return self._info().get("token_label", self._settings.token_label)
+
+    @property
+    def token_serial(self) -> str | None:
+        return self._info().get("token_serial", self._settings.token_serial)
+
+    def with_keys(self, key_label: str, hmac_key_label: str, *, token_label: str | None = None,
+                  generate_key: bool = False) -> Pkcs11Seal:
+        """The same library and PIN, with other key labels (and perhaps another token): unopened."""
+        token = {} if token_label is None else {"token_label": token_label, "token_serial": None}
+        settings = replace(self._settings, key_label=key_label, hmac_key_label=hmac_key_label,
+                           generate_key=generate_key, **token)
+        return Pkcs11Seal(settings, name=self.name, priority=self.priority)
 
     async def open(self) -> None:
         if self._hsm is not None:
@@ -43,36 +77,46 @@ class Pkcs11Seal:
 
     def _device(self) -> Hsm:
         if self._hsm is None:
-            raise SealUnavailable("the PKCS#11 token is not open")
+            raise SealUnavailable(f"the PKCS#11 token {self.name} is not open")
         return self._hsm
 
-    async def wrap(self, secret: bytes, aad: bytes, unseal_key: bytes | None) -> bytes:
+    def _info(self) -> dict[str, str]:
+        return self._hsm.describe() if self._hsm is not None else {}
+
+    async def wrap(self, secret: bytes, aad: bytes) -> bytes:
         try:
             return await self._device().encrypt(secret, aad)
         except HsmError as exc:
             raise SealUnavailable(str(exc)) from exc
 
-    async def unwrap(self, blob: bytes, aad: bytes, unseal_key: bytes | None) -> bytes:
+    async def unwrap(self, blob: bytes, aad: bytes) -> bytes:
         try:
             return await self._device().decrypt(blob, aad)
         except HsmDecryptFailed as exc:
             raise SealKeyInvalid(
-                "the token's wrapping key does not open the stored root key "
+                f"the key '{self._settings.key_label}' of token {self.name} does not open the stored root key "
                 f"(is '{self._settings.key_label}' the key this installation was initialised with?)"
             ) from exc
         except HsmError as exc:
             raise SealUnavailable(str(exc)) from exc
 
-    async def barrier_key(self, root_key: bytes, installation_id: bytes) -> bytes:
+    async def probe(self) -> None:
+        """One cheap call that needs the session and the keys: raises SealUnavailable if the token is gone."""
         try:
-            salt = await self._device().hmac(BARRIER_SALT_LABEL + installation_id)
+            await self._device().hmac(PROBE_DATA)
         except HsmError as exc:
             raise SealUnavailable(str(exc)) from exc
-        return kdf.derive_key(root_key, salt=salt, info=BARRIER_KEY_INFO)
+
+    async def legacy_barrier_key(self, root_key: bytes, installation_id: bytes) -> bytes:
+        """Version 1's barrier key, derived with this token's HMAC key (see sealer/seal_record.py)."""
+        try:
+            salt = await self._device().hmac(LEGACY_BARRIER_SALT_LABEL + installation_id)
+        except HsmError as exc:
+            raise SealUnavailable(str(exc)) from exc
+        return kdf.derive_key(root_key, salt=salt, info=LEGACY_BARRIER_KEY_INFO)
 
     def describe(self) -> dict[str, str]:
-        info = {"type": self.type, "key_label": self._settings.key_label,
+        info = {"type": self.type, "name": self.name, "key_label": self._settings.key_label,
                 "hmac_key_label": self._settings.hmac_key_label}
-        if self._hsm is not None:
-            info.update(self._hsm.describe())
+        info.update(self._info())
         return info

@@ -144,11 +144,11 @@ async def test_relative_segments_cannot_leave_the_mount(engine: Engine) -> None:
     assert isinstance(error, BadRequest) and error.message == "relative paths not supported"
 
 
-async def test_kv_version_2_is_refused_until_it_exists(engine: Engine) -> None:
-    error = await engine.error(Op.UPDATE, "sys/mounts/kv2", {"type": "kv", "options": {"version": "2"}})
-    assert isinstance(error, BadRequest) and "not supported" in error.message
+async def test_an_unknown_kv_version_is_refused(engine: Engine) -> None:
+    error = await engine.error(Op.UPDATE, "sys/mounts/kv3", {"type": "kv", "options": {"version": "3"}})
+    assert isinstance(error, BadRequest) and error.message == "invalid version provided: 3"
     mounts = (await engine.call(Op.READ, "sys/mounts")).data
-    assert mounts is not None and "kv2/" not in mounts
+    assert mounts is not None and "kv3/" not in mounts
 
 
 async def test_a_second_kv_v1_mount_is_independent(engine: Engine) -> None:

@@ -122,7 +122,7 @@ MOUNT_INFO_KEYS = {
 
 async def test_first_start_creates_the_default_mounts(engine: Engine) -> None:
     mounts = await engine.mounts()
-    assert set(mounts) == {"secret/", "sys/"}  # auth methods are not secret engines
+    assert set(mounts) == {"cubbyhole/", "secret/", "sys/"}  # auth methods are not secret engines
     secret = mounts["secret/"]
     assert set(secret) == MOUNT_INFO_KEYS
     assert secret["type"] == "kv" and secret["options"] == {"version": "1"}
@@ -200,7 +200,8 @@ async def test_nested_mounts_are_refused(engine: Engine, path: str, existing: st
 async def test_refused_mounts(engine: Engine, path: str, mount_type: str, message: str) -> None:
     error = await engine.error(Op.UPDATE, f"sys/mounts/{path}", {"type": mount_type})
     assert isinstance(error, BadRequest) and error.message == message
-    assert f"{path}/" not in await engine.mounts()
+    # Nothing was mounted (the cubbyhole there is the built-in one).
+    assert (await engine.mounts()).get(f"{path}/", {}).get("type") in (None, "cubbyhole")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,81 @@
+"""Recipes for the transit secrets engine: Vault's ciphers, signatures, digests and key derivations, with
+keys passed as bytes and integers so that nothing outside engine/crypto touches cryptography's objects."""
+
+from engine.crypto.transit.ciphers import NONCE_SIZE, TAG_SIZE, AuthenticationFailed, Cipher, aead_open, aead_seal
+from engine.crypto.transit.digests import HASH_ALGORITHMS, digest, digest_size, hmac_digest
+from engine.crypto.transit.ec import (
+    CURVES,
+    curve_bits,
+    ec_generate,
+    ec_point_from_der,
+    ec_private_pem,
+    ec_public_pem,
+    ec_sign_digest,
+    ec_signature_der,
+    ec_signature_from_der,
+    ec_verify_digest,
+)
+from engine.crypto.transit.ed25519 import (
+    ed25519_from_seed,
+    ed25519_generate,
+    ed25519_public,
+    ed25519_sign,
+    ed25519_verify,
+)
+from engine.crypto.transit.kdf import counter_mode_hmac_sha256, hkdf_sha256
+from engine.crypto.transit.rsa import (
+    SALT_LENGTH_AUTO,
+    SALT_LENGTH_EQUALS_HASH,
+    RsaDecryptFailed,
+    RsaKey,
+    pss_salt_length_valid,
+    rsa_generate,
+    rsa_oaep_decrypt,
+    rsa_oaep_encrypt,
+    rsa_private_pem,
+    rsa_public_pem,
+    rsa_sign_digest,
+    rsa_verify_digest,
+)
+
+__all__ = [
+    "CURVES",
+    "HASH_ALGORITHMS",
+    "NONCE_SIZE",
+    "SALT_LENGTH_AUTO",
+    "SALT_LENGTH_EQUALS_HASH",
+    "TAG_SIZE",
+    "AuthenticationFailed",
+    "Cipher",
+    "RsaDecryptFailed",
+    "RsaKey",
+    "aead_open",
+    "aead_seal",
+    "counter_mode_hmac_sha256",
+    "curve_bits",
+    "digest",
+    "digest_size",
+    "ec_generate",
+    "ec_point_from_der",
+    "ec_private_pem",
+    "ec_public_pem",
+    "ec_sign_digest",
+    "ec_signature_der",
+    "ec_signature_from_der",
+    "ec_verify_digest",
+    "ed25519_from_seed",
+    "ed25519_generate",
+    "ed25519_public",
+    "ed25519_sign",
+    "ed25519_verify",
+    "hkdf_sha256",
+    "hmac_digest",
+    "pss_salt_length_valid",
+    "rsa_generate",
+    "rsa_oaep_decrypt",
+    "rsa_oaep_encrypt",
+    "rsa_private_pem",
+    "rsa_public_pem",
+    "rsa_sign_digest",
+    "rsa_verify_digest",
+]
