@@ -14,8 +14,6 @@ from typing import Any, Protocol
 
 from engine.errors import EngineError
 
-EC_CURVES = ("P-256",)
-
 
 class TokenKeys(Protocol):
     async def generate_aes_key(self, label: str) -> None:
@@ -32,8 +30,8 @@ class TokenKeys(Protocol):
         ...
 
     async def generate_ec_key(self, label: str, curve: str) -> bytes:
-        """A new ECDSA key pair on `curve` (one of EC_CURVES), the private half non-extractable and
-        sensitive; returns the public key as DER SubjectPublicKeyInfo."""
+        """A new ECDSA key pair on `curve` (transit asks for "P-256"), the private half non-extractable
+        and sensitive; returns the public key as DER SubjectPublicKeyInfo."""
         ...
 
     async def ec_sign(self, label: str, digest: bytes) -> bytes:
@@ -61,4 +59,4 @@ class TokenKeysFailed(EngineError):
     status = 500
 
 
-__all__ = ["EC_CURVES", "TokenKeys", "TokenKeysFailed"]
+__all__ = ["TokenKeys", "TokenKeysFailed"]

@@ -19,10 +19,12 @@ from typing import Any
 
 from engine.barrier import Barrier
 from engine.core import Core
-from engine.crypto import constant_time_equal, new_key, shamir
+from engine.crypto import constant_time_equal, new_key
 from engine.errors import BadRequest, BarrierDecryptError, Sealed
 from engine.storage.base import BatchOp, Delete, Put, Storage
-from sealer import __version__, seal_migration, seal_report, seal_upkeep
+from sealer import __version__, seal_init, seal_migration, seal_report, seal_upkeep
+from sealer import seal_break_glass as break_glass
+from sealer import seal_shares as shares_
 from sealer import seal_wrappings as wrappings
 from sealer.crash_points import crash_point
 from sealer.seal_record import (
@@ -30,8 +32,6 @@ from sealer.seal_record import (
     RECOVERY_UNDER_ROOT,
     SEAL_RECORD_KEY,
     SealRecord,
-    Wrapping,
-    now_text,
 )
 from sealer.seal_wrappings import Unwrapped
 from sealer.seals import envelopes
@@ -43,8 +43,6 @@ from sealer.transit_token import token_keys_for
 from sealer.unseal_progress import UnsealProgress
 
 log = logging.getLogger("sealer.seal")
-
-KEY_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -73,28 +71,6 @@ class InitResult:
             body["recovery_keys"] = rec_hex
             body["recovery_keys_base64"] = rec_b64
         return body
-
-
-def _check_share_counts(shares: int, threshold: int, what: str) -> None:
-    if shares < 1:
-        raise BadRequest(f"{what} shares must be at least 1")
-    if shares > 255:
-        raise BadRequest(f"{what} shares cannot be more than 255 (got {shares})")
-    if threshold < 1:
-        raise BadRequest(f"{what} threshold must be at least 1")
-    if threshold > shares:
-        raise BadRequest(f"{what} threshold ({threshold}) cannot be larger than the number of shares ({shares})")
-    if shares > 1 and threshold < 2:
-        raise BadRequest(f"{what} threshold must be at least 2 when there is more than one share")
-
-
-def _split(secret: bytes, shares: int, threshold: int) -> list[bytes]:
-    # Vault's convention: a single share is the key itself.
-    return [secret] if shares == 1 else shamir.split(secret, shares, threshold)
-
-
-def _share_length(shares: int) -> int:
-    return KEY_LENGTH if shares == 1 else KEY_LENGTH + 1
 
 
 class SealManager:
@@ -214,8 +190,8 @@ class SealManager:
             if await self.initialized():
                 raise BadRequest("Vault is already initialized")
             if self.migrate_from is not None:
-                raise BadRequest("the configuration marks a seal `disabled` (a seal migration); remove that block "
-                                 "before initialising")
+                log.warning("initialising with the %s seal; the disabled %s block has nothing to migrate and can "
+                            "be removed", self.seal.type, self.migrate_from.type)
             secret_shares, secret_threshold, recovery_shares, recovery_threshold = self._init_counts(request)
             try:
                 await self.seal.open()
@@ -237,13 +213,14 @@ class SealManager:
             )
             root_key = new_key()
             unseal_key = None if auto else new_key()
-            keys = [] if unseal_key is None else _split(unseal_key, secret_shares, secret_threshold)
+            keys = [] if unseal_key is None else shares_.split(unseal_key, secret_shares, secret_threshold)
             recovery_key = new_key() if auto else None
             recovery_keys = (
-                [] if recovery_key is None else _split(recovery_key, recovery_shares, recovery_threshold)
+                [] if recovery_key is None else shares_.split(recovery_key, recovery_shares, recovery_threshold)
             )
             try:
-                record, batch = await self._initial_wrappings(record, root_key, unseal_key, recovery_key)
+                record, batch = await seal_init.wrappings_at_init(record, self.tokens, root_key, unseal_key,
+                                                                   recovery_key)
                 barrier_key = envelopes.barrier_key(root_key, installation_id)
                 await self.barrier.initialize(barrier_key)
                 await self.barrier.unseal(barrier_key)
@@ -273,35 +250,6 @@ class SealManager:
                 await self._drop_keys()
             return result
 
-    async def _initial_wrappings(self, record: SealRecord, root_key: bytes, unseal_key: bytes | None,
-                                 recovery_key: bytes | None) -> tuple[SealRecord, list[BatchOp]]:
-        if unseal_key is not None:
-            wrapping, put = wrappings.wrap_under_shamir(unseal_key, record, root_key)
-            return record.with_wrappings([wrapping]), [put]
-        tokens = self.tokens
-        assert tokens is not None and recovery_key is not None
-        made: list[Wrapping] = []
-        batch: list[BatchOp] = []
-        for token in tokens.tokens:
-            try:
-                if not token.is_open:  # seal.open() found it unusable and noted why
-                    raise SealUnavailable(tokens.health[token.name].error or "not open")
-                wrapping, put = await wrappings.wrap_under_token(token, record, root_key)
-            except SealUnavailable as exc:
-                tokens.health[token.name].record(str(exc))
-                log.warning("init: token %s is not usable now (%s); it gets its wrapping when it answers",
-                            token.name, exc)
-                continue
-            made.append(wrapping)
-            batch.append(put)
-        if not made:
-            raise SealUnavailable("no PKCS#11 token could wrap the root key")
-        batch.append(wrappings.recovery_put(record, root_key, recovery_key))
-        if record.break_glass:
-            batch.append(Put(BREAK_GLASS_KEY, envelopes.wrap_break_glass(
-                recovery_key, root_key, record.installation_bytes, record.break_glass_aad)))
-        return record.with_wrappings(made), batch
-
     def _init_counts(self, request: InitRequest) -> tuple[int, int, int, int]:
         if self.seal.auto_unseal:
             if request.recovery_shares is None and request.secret_shares not in (None, 0):
@@ -311,13 +259,13 @@ class SealManager:
                 )
             shares = 5 if request.recovery_shares is None else request.recovery_shares
             threshold = 3 if request.recovery_threshold is None else request.recovery_threshold
-            _check_share_counts(shares, threshold, "recovery")
+            shares_.check_counts(shares, threshold, "recovery")
             return 1, 1, shares, threshold
         if request.recovery_shares or request.recovery_threshold:
             raise BadRequest("parameters recovery_shares,recovery_threshold not applicable to seal type shamir")
         if request.secret_shares is None or request.secret_threshold is None:
             raise BadRequest("secret_shares and secret_threshold are required for the shamir seal")
-        _check_share_counts(request.secret_shares, request.secret_threshold, "secret")
+        shares_.check_counts(request.secret_shares, request.secret_threshold, "secret")
         return request.secret_shares, request.secret_threshold, 0, 0
 
     async def _clear_interrupted_init(self) -> None:
@@ -356,7 +304,7 @@ class SealManager:
                 return await self.status()
             offered = self._progress.shares
             self._progress.reset()
-            combined = offered[0] if shares == 1 else _combine(offered)
+            combined = shares_.combine(offered, shares)
             try:
                 if plan is not None:
                     await self._migrate(record, plan, combined)
@@ -438,17 +386,12 @@ class SealManager:
             await self._ensure_break_glass(current, found.root_key, recovery_key)
 
     async def _break_glass(self, record: SealRecord, recovery_key: bytes, why: str) -> None:
-        blob = await wrappings.stored(self.storage, BREAK_GLASS_KEY)
-        root_key = envelopes.unwrap_break_glass(recovery_key, blob, record.installation_bytes,
-                                                record.break_glass_aad)
+        root_key = await break_glass.open_with(self.storage, record, recovery_key)
         log.warning("BREAK-GLASS: %s; unsealing with a threshold of recovery shares instead", why)
         await self._open_barrier(record, Unwrapped(root_key, None))
         self._break_glass_active = True
         async with self._record_lock:
-            current = await self._require_record()
-            stamped = replace(current, break_glass_last_used=now_text())
-            await self.storage.put(SEAL_RECORD_KEY, stamped.to_bytes())
-            self._record = stamped
+            self._record = await break_glass.stamp_use(self.storage, await self._require_record())
         log.warning("BREAK-GLASS: unsealed without any PKCS#11 token, by recovery shares alone. Bring a token back "
                     "(or configure a new one): it gets a wrapping of the root key at the next check "
                     "(PUT sys/sealer/seal/reconcile), and the next start unseals through it")
@@ -590,11 +533,7 @@ class SealManager:
             current = await self._require_record()
             if current.break_glass:
                 return
-            updated = replace(current, break_glass=True)
-            blob = envelopes.wrap_break_glass(recovery_key, root_key, current.installation_bytes,
-                                              current.break_glass_aad)
-            await self.storage.batch([Put(BREAK_GLASS_KEY, blob), Put(SEAL_RECORD_KEY, updated.to_bytes())])
-            self._record = updated
+            self._record = await break_glass.enable(self.storage, current, recovery_key, root_key)
         log.warning("break-glass is now stored: a threshold of recovery shares can unseal this store even "
                     "without any PKCS#11 token")
 
@@ -604,15 +543,15 @@ class SealManager:
         """(shares, threshold, share length) of the shares people hold for this store's seal: unseal
         shares for the shamir seal, recovery shares for an auto-unseal seal."""
         if record.auto_unseal:
-            return record.recovery_shares, record.recovery_threshold, _share_length(record.recovery_shares)
-        return record.secret_shares, record.secret_threshold, _share_length(record.secret_shares)
+            return record.recovery_shares, record.recovery_threshold, shares_.share_length(record.recovery_shares)
+        return record.secret_shares, record.secret_threshold, shares_.share_length(record.secret_shares)
 
     async def key_from_shares(self, shares: list[bytes]) -> bytes:
         """Combine people's shares and prove them: the unseal key must open the stored root key (shamir),
         the recovery key must equal the stored one (auto-unseal). Raises BadRequest otherwise."""
         record = await self._require_record()
         count = self.share_rules(record)[0]
-        combined = shares[0] if count == 1 else _combine(shares)
+        combined = shares_.combine(shares, count)
         try:
             if record.auto_unseal:
                 found = await self._root_key_now(record)
@@ -637,21 +576,20 @@ class SealManager:
         async with self._record_lock:
             record = await self._require_record()
             what = "recovery" if record.auto_unseal else "secret"
-            _check_share_counts(shares, threshold, what)
+            shares_.check_counts(shares, threshold, what)
             new_key_ = new_key() if new_shared_key is None else new_shared_key
             batch: list[BatchOp]
             try:
                 if record.auto_unseal:
                     root_key = (await self._root_key_now(record)).root_key
-                    break_glass = self.options.break_glass
+                    keep_break_glass = self.options.break_glass
                     batch = [wrappings.recovery_put(record, root_key, new_key_)]
-                    if break_glass:
-                        batch.append(Put(BREAK_GLASS_KEY, envelopes.wrap_break_glass(
-                            new_key_, root_key, record.installation_bytes, record.break_glass_aad)))
+                    if keep_break_glass:
+                        batch.append(break_glass.store(record, new_key_, root_key))
                     elif record.break_glass:
                         batch.append(Delete(BREAK_GLASS_KEY))
                     new_record = replace(record, recovery_shares=shares, recovery_threshold=threshold,
-                                         recovery_key_wrap=RECOVERY_UNDER_ROOT, break_glass=break_glass)
+                                         recovery_key_wrap=RECOVERY_UNDER_ROOT, break_glass=keep_break_glass)
                 else:
                     root_key = await wrappings.unwrap_shamir(self.storage, record, proven_key)
                     wrapping = record.active("shamir")[0]
@@ -665,7 +603,7 @@ class SealManager:
             await self.storage.batch(batch)
             self._record = new_record
         log.info("rekeyed: %d new %s shares, threshold %d; the old shares no longer work", shares, what, threshold)
-        return _split(new_key_, shares, threshold)
+        return shares_.split(new_key_, shares, threshold)
 
     async def _root_key_now(self, record: SealRecord) -> Unwrapped:
         if self._root_key is not None:
@@ -715,13 +653,6 @@ class SealMismatch(BadRequest):
 
 def _as_seal(seal: Seal | Pkcs11Seal) -> Seal:
     return TokenSet([seal]) if isinstance(seal, Pkcs11Seal) else seal
-
-
-def _combine(shares: list[bytes]) -> bytes:
-    try:
-        return shamir.combine(shares)
-    except shamir.ShamirError as exc:
-        raise BadRequest(f"the unseal keys cannot be combined: {exc}; unseal progress was reset") from None
 
 
 async def _all_keys(storage: Storage, prefix: str) -> list[str]:

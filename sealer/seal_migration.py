@@ -23,7 +23,8 @@ import logging
 from dataclasses import dataclass
 
 from engine.crypto import constant_time_equal
-from engine.storage.base import BatchOp, Delete, Put, Storage
+from engine.storage.base import BatchOp, Delete, Storage
+from sealer import seal_break_glass as break_glass
 from sealer import seal_wrappings as wrappings
 from sealer.crash_points import crash_point
 from sealer.seal_record import (
@@ -35,7 +36,6 @@ from sealer.seal_record import (
     now_text,
 )
 from sealer.seal_wrappings import Unwrapped
-from sealer.seals import envelopes
 from sealer.seals.base import SealKeyInvalid, SealOptions, SealUnavailable
 from sealer.seals.pkcs11 import Pkcs11Seal
 from sealer.seals.tokens import TokenSet
@@ -89,8 +89,7 @@ async def migrate(storage: Storage, record: SealRecord, plan: Plan, key: bytes, 
         # Vault's rule: the old unseal key becomes the recovery key, so the unseal shares now recover.
         extra = [wrappings.recovery_put(record, root_key, key)]
         if options.break_glass:
-            extra.append(Put(BREAK_GLASS_KEY, envelopes.wrap_break_glass(
-                key, root_key, record.installation_bytes, record.break_glass_aad)))
+            extra.append(break_glass.store(record, key, root_key))
         record = await wrappings.commit(
             storage, record, record.active(), extra, type="pkcs11",
             recovery_shares=record.secret_shares, recovery_threshold=record.secret_threshold,

@@ -9,6 +9,7 @@ from typing import Any
 from sealer import seal_wrappings as wrappings
 from sealer.seal_record import SealRecord
 from sealer.seals.base import Seal, SealOptions
+from sealer.seals.pkcs11 import Pkcs11Seal
 from sealer.seals.tokens import TokenSet
 
 
@@ -30,7 +31,7 @@ def report(record: SealRecord | None, seal: Seal, migrate_from: Seal | None, opt
     return body
 
 
-def _token(record: SealRecord | None, tokens: TokenSet, token: Any, disabled: bool) -> dict[str, Any]:
+def _token(record: SealRecord | None, tokens: TokenSet, token: Pkcs11Seal, disabled: bool) -> dict[str, Any]:
     health = tokens.health[token.name]
     current = None if record is None else wrappings.active_candidate(record, tokens, token)
     settings = current.seal.settings if current is not None else token.settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from engine.crypto import constant_time_equal
 from engine.storage.base import BatchOp, Delete, Put, Storage
@@ -43,8 +43,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Unwrapped:
-    root_key: bytes
-    via: Candidate | None  # None for the shamir seal and break-glass
+    root_key: bytes = field(repr=False)
+    via: Candidate | None = None  # None for the shamir seal and break-glass
 
 
 def names_token(token: Pkcs11Seal, label: str | None, serial: str | None) -> bool:

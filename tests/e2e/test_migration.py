@@ -81,11 +81,12 @@ def test_pkcs11_to_shamir_with_the_cli_and_hvac(daemons, softhsm_token, tmp_path
     daemon.config = config(tmp_path, {"pkcs11": {**pkcs11, "disabled": True}})
     client = hvac.Client(url=f"http://127.0.0.1:{daemon.port}")
 
-    def migrate_with_hvac() -> None:
-        client.sys.submit_unseal_key(recovery[0], migrate=True)
+    def migrate_with_cli_and_hvac() -> None:
+        first = sealer(daemon, "operator", "unseal", "-migrate", recovery[0])
+        assert first.returncode == 0 and "Seal Migration in Progress" in first.stdout, first.stderr
         client.sys.submit_unseal_key(recovery[1], migrate=True)
 
-    crash_at(daemon, "migrate-staged", migrate_with_hvac)
+    crash_at(daemon, "migrate-staged", migrate_with_cli_and_hvac)
     # Back to the old configuration: the token unseals as before.
     daemon.config = config(tmp_path, {"pkcs11": pkcs11})
     daemon.start(wait_for="unsealed")

@@ -22,7 +22,8 @@ async def test_round_trip(hsm: Hsm, size: int) -> None:
     plaintext = bytes(range(256)) * (size // 256) + bytes(size % 256)
     blob = await hsm.encrypt(plaintext, b"sealer/root")
     assert len(blob) == 12 + size + 16  # iv || ciphertext || tag
-    assert plaintext == b"" or plaintext not in blob
+    # A short plaintext can turn up in random bytes by chance; from 16 bytes on, finding it means it leaked.
+    assert size < 16 or plaintext not in blob
     assert await hsm.decrypt(blob, b"sealer/root") == plaintext
 
 

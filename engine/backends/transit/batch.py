@@ -8,11 +8,11 @@ least one item succeeded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from engine.backends.transit import b64
-from engine.backends.transit.errors import TransitError
+from engine.backends.transit.errors import TransitError, TransitInternalError
 from engine.errors import EngineError
 from engine.request import Response
 
@@ -127,7 +127,6 @@ class Outcome:
     success: bool = False
     user_error: bool = False
     internal_error: bool = False
-    errors: list[str] = field(default_factory=list)
 
     def failed(self, exc: EngineError) -> str:
         if exc.status >= 500:
@@ -138,6 +137,10 @@ class Outcome:
 
     def succeeded(self) -> None:
         self.success = True
+
+    def single_error(self, message: str) -> EngineError:
+        """A request of one item that failed answers with that item's error, as its own kind."""
+        return TransitInternalError(message) if self.internal_error else TransitError(message)
 
     def respond(self, response: Response, partial_failure_code: int | None) -> Response:
         if not (self.user_error or self.internal_error):

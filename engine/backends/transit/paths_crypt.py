@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.backends.transit import b64, keytypes
 from engine.backends.transit.batch import Outcome, decode_b64, typed_items
-from engine.backends.transit.errors import TransitError, TransitInternalError
+from engine.backends.transit.errors import TransitError
 from engine.backends.transit.keyring import Keyring
 from engine.backends.transit.keytypes import Family
 from engine.backends.transit.paths_keys import NAME
@@ -56,10 +56,6 @@ class _Item:
     nonce: bytes = b""
     result: dict[str, Any] | None = None
     error: str = ""
-
-
-def _single_error(outcome: Outcome, message: str) -> EngineError:
-    return TransitInternalError(message) if outcome.internal_error else TransitError(message)
 
 
 def _check_context(items: list[_Item]) -> None:
@@ -229,7 +225,7 @@ class CryptPaths:
             return Response(data={"batch_results": [shape(item) for item in items]})
         item = items[0]
         if item.error:
-            raise _single_error(outcome, item.error)
+            raise outcome.single_error(item.error)
         return Response(data=dict(item.result or {}))
 
     # -- decrypt --------------------------------------------------------------------------------

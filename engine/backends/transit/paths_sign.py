@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.backends.transit import b64
 from engine.backends.transit.batch import Outcome, decode_b64, string_items
-from engine.backends.transit.errors import TransitError, TransitInternalError
+from engine.backends.transit.errors import TransitError
 from engine.backends.transit.keyring import MARSHALING, Keyring, SignOptions
 from engine.backends.transit.paths_crypt import partial_code
 from engine.backends.transit.paths_keys import NAME
@@ -146,7 +146,7 @@ class SignPaths:
             return outcome.respond(Response(data={"batch_results": results}), partial_code(data, batch))
         single = results[0]
         if "error" in single:
-            raise _error(outcome, single["error"])
+            raise outcome.single_error(single["error"])
         if "publickey" in single:
             single["public_key"] = single.pop("publickey")
         return Response(data=single)
@@ -233,7 +233,7 @@ class SignPaths:
             response = Response(data={"batch_results": results})
             return outcome.respond(response, partial_code(data, batch)) if status_from_items else response
         if "error" in results[0]:
-            raise _error(outcome, results[0]["error"])
+            raise outcome.single_error(results[0]["error"])
         return Response(data={"valid": results[0]["valid"]})
 
     # -- HMAC -----------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ class SignPaths:
             # Vault answers HMAC batches with 200 whatever their items did.
             return Response(data={"batch_results": results})
         if "error" in results[0]:
-            raise _error(outcome, results[0]["error"])
+            raise outcome.single_error(results[0]["error"])
         return Response(data={"hmac": results[0]["hmac"]})
 
     async def _verify_hmac(
@@ -349,7 +349,3 @@ def _decode_context(text: str) -> bytes:
         return decode_b64(text)
     except TransitError:
         raise TransitError("failed to base64-decode context") from None
-
-
-def _error(outcome: Outcome, message: str) -> EngineError:
-    return TransitInternalError(message) if outcome.internal_error else TransitError(message)

@@ -197,9 +197,12 @@ class KeyStore:
             raise TransitError(f"keys of type {policy.type} cannot be restored: {ERR_IN_TOKEN}")
         policy = _upgraded(policy)
         async with self.lock(policy.name):
-            if not force and await self.load(storage, policy.name) is not None:
+            replaced = await self.load(storage, policy.name)
+            if replaced is not None and not force:
                 raise TransitError(f'key "{policy.name}" already exists')
             await self.put(storage, replace(policy, restore_info=Stamp(self.now(), policy.latest_version)))
+            if replaced is not None:
+                await self.destroy_in_token(replaced, replaced.keys)
 
 
 def _check_new_key(request: NewKey, token: TokenAccess) -> None:
