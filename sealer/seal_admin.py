@@ -32,7 +32,6 @@ async def describe(manager: SealManager) -> dict[str, Any]:
     users = _users(record, manager.tokens)
     body: dict[str, Any] = {
         "type": record.type,
-        "barrier_key_source": record.barrier_key_source,
         "wrappings": [{**w.describe(), "used_by": users.get(w.id, [])} for w in record.wrappings],
         "change": asdict(record.change) if record.change else None,
     }

@@ -27,12 +27,7 @@ from sealer import seal_break_glass as break_glass
 from sealer import seal_shares as shares_
 from sealer import seal_wrappings as wrappings
 from sealer.crash_points import crash_point
-from sealer.seal_record import (
-    BREAK_GLASS_KEY,
-    RECOVERY_UNDER_ROOT,
-    SEAL_RECORD_KEY,
-    SealRecord,
-)
+from sealer.seal_record import BREAK_GLASS_KEY, SEAL_RECORD_KEY, SealRecord
 from sealer.seal_wrappings import Unwrapped
 from sealer.seals import envelopes
 from sealer.seals.base import Seal, SealKeyInvalid, SealOptions, SealUnavailable
@@ -208,7 +203,6 @@ class SealManager:
                 secret_threshold=secret_threshold,
                 recovery_shares=recovery_shares,
                 recovery_threshold=recovery_threshold,
-                recovery_key_wrap=RECOVERY_UNDER_ROOT if auto else "",
                 break_glass=auto and self.options.break_glass,
             )
             root_key = new_key()
@@ -310,7 +304,7 @@ class SealManager:
                     await self._migrate(record, plan, combined)
                 elif not record.auto_unseal:
                     root_key = await wrappings.unwrap_shamir(self.storage, record, combined)
-                    await self._open_barrier(record, Unwrapped(root_key, None))
+                    await self._open_barrier(record, Unwrapped(root_key))
                 else:
                     await self._unseal_with_recovery_key(record, combined)
             except SealKeyInvalid as exc:
@@ -377,7 +371,7 @@ class SealManager:
                 raise
             await self._break_glass(record, recovery_key, str(exc))
             return
-        stored = await wrappings.recovery_key(self.storage, record, found.root_key, found.via)
+        stored = await wrappings.recovery_key(self.storage, record, found.root_key)
         if not constant_time_equal(stored, recovery_key):
             raise SealKeyInvalid("the recovery keys do not match this installation's recovery key")
         await self._open_barrier(record, found)
@@ -388,7 +382,7 @@ class SealManager:
     async def _break_glass(self, record: SealRecord, recovery_key: bytes, why: str) -> None:
         root_key = await break_glass.open_with(self.storage, record, recovery_key)
         log.warning("BREAK-GLASS: %s; unsealing with a threshold of recovery shares instead", why)
-        await self._open_barrier(record, Unwrapped(root_key, None))
+        await self._open_barrier(record, Unwrapped(root_key))
         self._break_glass_active = True
         async with self._record_lock:
             self._record = await break_glass.stamp_use(self.storage, await self._require_record())
@@ -402,14 +396,11 @@ class SealManager:
         found = await seal_migration.prove(self.storage, record, plan, key)
         crash_point("migrate-proven")
         try:
-            await self.barrier.unseal(await wrappings.barrier_key(record, found.root_key, found.via))
+            await self.barrier.unseal(envelopes.barrier_key(found.root_key, record.installation_bytes))
         except BarrierDecryptError:
             raise SealKeyInvalid("the barrier keyring does not open with this root key") from None
         try:
             async with self._record_lock:
-                if record.legacy:
-                    record = await self._upgrade(record, found)
-                    crash_point("migrate-upgraded")
                 record = await seal_migration.migrate(self.storage, record, plan, key, found.root_key,
                                                       self.tokens, self.options)
                 self._record = record
@@ -426,18 +417,12 @@ class SealManager:
         await self._look_after_seal()
 
     async def _open_barrier(self, record: SealRecord, found: Unwrapped) -> None:
-        barrier_key = await wrappings.barrier_key(record, found.root_key, found.via)
         try:
-            await self.barrier.unseal(barrier_key)
+            await self.barrier.unseal(envelopes.barrier_key(found.root_key, record.installation_bytes))
         except BarrierDecryptError:
-            raise SealKeyInvalid(
-                "the barrier keyring does not open with this root key "
-                "(for a version 1 pkcs11 store: is the HMAC key the one this installation was initialised with?)"
-            ) from None
+            raise SealKeyInvalid("the barrier keyring does not open with this root key") from None
         try:
             async with self._record_lock:
-                if record.legacy:
-                    record = await self._upgrade(record, found)
                 if record.change is not None and record.change.op == "migrate":
                     # Staged by a migration the configuration no longer asks for: the old seal stays.
                     record = await wrappings.abandon(self.storage, record)
@@ -454,19 +439,6 @@ class SealManager:
             log.warning("the seal migration to %s is complete: remove the disabled %s block from the configuration",
                         record.type, self.migrate_from.type)
         await self._look_after_seal()
-
-    async def _upgrade(self, record: SealRecord, found: Unwrapped) -> SealRecord:
-        """Rewrite a version 1 store as version 2 in one batch (the keyring too, if its key changes)."""
-        upgraded, ops = await wrappings.upgrade(self.storage, record, found.root_key, found.via)
-        if record.barrier_key_source != upgraded.barrier_key_source:
-            await self.barrier.rekey_root(envelopes.barrier_key(found.root_key, record.installation_bytes),
-                                          also=ops)
-        else:
-            await self.storage.batch(ops)
-        self._record = upgraded
-        log.info("upgraded the seal's stored layout to version 2 (the barrier key now derives from the root key "
-                 "alone, and the recovery key is kept under the root key)")
-        return upgraded
 
     def _unsealed(self) -> None:
         self.seal_error = None
@@ -555,7 +527,7 @@ class SealManager:
         try:
             if record.auto_unseal:
                 found = await self._root_key_now(record)
-                stored = await wrappings.recovery_key(self.storage, record, found.root_key, found.via)
+                stored = await wrappings.recovery_key(self.storage, record, found.root_key)
                 if not constant_time_equal(stored, combined):
                     raise SealKeyInvalid("the recovery keys do not match this installation's recovery key")
                 await self._ensure_break_glass(record, found.root_key, combined)
@@ -589,7 +561,7 @@ class SealManager:
                     elif record.break_glass:
                         batch.append(Delete(BREAK_GLASS_KEY))
                     new_record = replace(record, recovery_shares=shares, recovery_threshold=threshold,
-                                         recovery_key_wrap=RECOVERY_UNDER_ROOT, break_glass=keep_break_glass)
+                                         break_glass=keep_break_glass)
                 else:
                     root_key = await wrappings.unwrap_shamir(self.storage, record, proven_key)
                     wrapping = record.active("shamir")[0]
@@ -607,7 +579,7 @@ class SealManager:
 
     async def _root_key_now(self, record: SealRecord) -> Unwrapped:
         if self._root_key is not None:
-            return Unwrapped(self._root_key, None)
+            return Unwrapped(self._root_key)
         tokens = self.tokens
         if tokens is None:
             raise SealUnavailable("the root key is not in hand and no PKCS#11 token is configured")

@@ -7,7 +7,6 @@ recovery shares become unseal shares, so nobody's share changes.
 Steps, each ending in a crash point (sealer/crash_points.py), and what a kill there leaves:
 
     migrate-proven     shares proven against the old seal       nothing written: old seal
-    migrate-upgraded   a version 1 store rewritten (one batch)  old seal (same keys, new layout)
     migrate-staged     new wrappings staged next to the old     old seal; re-running restages
     migrate-verified   staged wrappings read back and opened    old seal
     migrate-committed  one batch: new seal in force, old gone   new seal
@@ -29,7 +28,6 @@ from sealer import seal_wrappings as wrappings
 from sealer.crash_points import crash_point
 from sealer.seal_record import (
     BREAK_GLASS_KEY,
-    RECOVERY_UNDER_ROOT,
     WRAPPED_RECOVERY_KEY,
     Change,
     SealRecord,
@@ -42,7 +40,7 @@ from sealer.seals.tokens import TokenSet
 
 log = logging.getLogger("sealer.seal")
 
-STEPS = ("migrate-proven", "migrate-upgraded", "migrate-staged", "migrate-verified", "migrate-committed")
+STEPS = ("migrate-proven", "migrate-staged", "migrate-verified", "migrate-committed")
 
 
 @dataclass(frozen=True)
@@ -55,11 +53,11 @@ class Plan:
 async def prove(storage: Storage, record: SealRecord, plan: Plan, key: bytes) -> Unwrapped:
     """The root key, from the old seal and the key its shares rebuild. SealKeyInvalid if they do not fit."""
     if plan.source == "shamir":
-        return Unwrapped(await wrappings.unwrap_shamir(storage, record, key), None)
+        return Unwrapped(await wrappings.unwrap_shamir(storage, record, key))
     assert plan.source_tokens is not None
     await plan.source_tokens.try_open()
     found = await wrappings.unwrap_with_tokens(storage, record, plan.source_tokens)
-    stored = await wrappings.recovery_key(storage, record, found.root_key, found.via)
+    stored = await wrappings.recovery_key(storage, record, found.root_key)
     if not constant_time_equal(stored, key):
         raise SealKeyInvalid("the recovery keys do not match this installation's recovery key")
     return found
@@ -67,7 +65,7 @@ async def prove(storage: Storage, record: SealRecord, plan: Plan, key: bytes) ->
 
 async def migrate(storage: Storage, record: SealRecord, plan: Plan, key: bytes, root_key: bytes,
                   target: TokenSet | None, options: SealOptions) -> SealRecord:
-    """Stage, verify and commit (the store's layout must be version 2). Returns the committed record."""
+    """Stage, verify and commit. Returns the committed record."""
     log.info("seal migration from %s to %s: staging the new wrapping of the root key", plan.source, plan.target)
     seals: dict[str, Pkcs11Seal] = {}
     if plan.target == "pkcs11":
@@ -93,8 +91,7 @@ async def migrate(storage: Storage, record: SealRecord, plan: Plan, key: bytes, 
         record = await wrappings.commit(
             storage, record, record.active(), extra, type="pkcs11",
             recovery_shares=record.secret_shares, recovery_threshold=record.secret_threshold,
-            secret_shares=1, secret_threshold=1, recovery_key_wrap=RECOVERY_UNDER_ROOT,
-            break_glass=options.break_glass,
+            secret_shares=1, secret_threshold=1, break_glass=options.break_glass,
         )
     else:
         # And the other way: the recovery key becomes the unseal key.
@@ -102,7 +99,7 @@ async def migrate(storage: Storage, record: SealRecord, plan: Plan, key: bytes, 
         record = await wrappings.commit(
             storage, record, record.active(), extra, type="shamir",
             secret_shares=record.recovery_shares, secret_threshold=record.recovery_threshold,
-            recovery_shares=0, recovery_threshold=0, recovery_key_wrap="", break_glass=False,
+            recovery_shares=0, recovery_threshold=0, break_glass=False,
         )
     log.info("seal migration from %s to %s committed: the %s seal is now in force", plan.source, plan.target,
              plan.target)

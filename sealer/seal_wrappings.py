@@ -11,12 +11,7 @@ from dataclasses import dataclass, field, replace
 from engine.crypto import constant_time_equal
 from engine.storage.base import BatchOp, Delete, Put, Storage
 from sealer.seal_record import (
-    LAYOUT_VERSION,
-    RECOVERY_UNDER_ROOT,
-    RECOVERY_UNDER_TOKEN,
-    ROOT_KEY_SOURCE,
     SEAL_RECORD_KEY,
-    TOKEN_HMAC_SOURCE,
     WRAPPED_RECOVERY_KEY,
     Change,
     KeyRef,
@@ -44,7 +39,6 @@ class Candidate:
 @dataclass(frozen=True)
 class Unwrapped:
     root_key: bytes = field(repr=False)
-    via: Candidate | None = None  # None for the shamir seal and break-glass
 
 
 def names_token(token: Pkcs11Seal, label: str | None, serial: str | None) -> bool:
@@ -61,9 +55,7 @@ def candidates(record: SealRecord, tokens: TokenSet, token: Pkcs11Seal) -> list[
     for wrapping in sorted(record.wrappings, key=lambda w: w.staged):
         if wrapping.kind != "pkcs11":
             continue
-        # A version 1 wrapping never recorded its token: any configured token tries it with its own keys.
-        exact = names_token(token, wrapping.token_label, wrapping.token_serial) and wrapping.key_label == key_label
-        if not wrapping.identified or exact:
+        if names_token(token, wrapping.token_label, wrapping.token_serial) and wrapping.key_label == key_label:
             found.append(Candidate(wrapping, token))
         elif any(names_token(token, ref.token_label, ref.token_serial) and ref.key_label == key_label
                  for ref in wrapping.supersedes):
@@ -111,7 +103,7 @@ async def unwrap_with_tokens(storage: Storage, record: SealRecord, tokens: Token
             tokens.health[token.name].record(None)
             if candidate.renamed:
                 warn_renamed(token, candidate.wrapping)
-            return Unwrapped(root_key, candidate)
+            return Unwrapped(root_key)
         tokens.health[token.name].record(error)
         failures.append(f"token {token.name}: {error}")
         log.warning("token %s cannot unwrap the root key: %s", token.name, error)
@@ -150,47 +142,14 @@ def wrap_under_shamir(unseal_key: bytes, record: SealRecord, root_key: bytes, *,
     return wrapping, Put(wrapping.path, envelopes.wrap_shamir(unseal_key, root_key, record.root_key_aad))
 
 
-async def recovery_key(storage: Storage, record: SealRecord, root_key: bytes, via: Candidate | None) -> bytes:
+async def recovery_key(storage: Storage, record: SealRecord, root_key: bytes) -> bytes:
     blob = await stored(storage, WRAPPED_RECOVERY_KEY)
-    if record.recovery_key_wrap == RECOVERY_UNDER_TOKEN:
-        if via is None:
-            raise SealUnavailable("this version 1 store keeps the recovery key in the token")
-        return await via.seal.unwrap(blob, record.recovery_key_aad)
     return envelopes.unwrap_recovery_key(root_key, blob, record.installation_bytes, record.recovery_key_aad)
 
 
 def recovery_put(record: SealRecord, root_key: bytes, recovery: bytes) -> Put:
     return Put(WRAPPED_RECOVERY_KEY, envelopes.wrap_recovery_key(
         root_key, recovery, record.installation_bytes, record.recovery_key_aad))
-
-
-async def barrier_key(record: SealRecord, root_key: bytes, via: Candidate | None) -> bytes:
-    if record.barrier_key_source == TOKEN_HMAC_SOURCE:
-        if via is None:
-            raise SealUnavailable("this version 1 store derives its barrier key with the token's HMAC key")
-        return await via.seal.legacy_barrier_key(root_key, record.installation_bytes)
-    return envelopes.barrier_key(root_key, record.installation_bytes)
-
-
-async def upgrade(storage: Storage, record: SealRecord, root_key: bytes,
-                  via: Candidate | None) -> tuple[SealRecord, list[BatchOp]]:
-    """What turns a version 1 record into version 2 (the new record, and the ops to write with it).
-    The caller commits them, with the keyring re-encrypted if the barrier key source changed."""
-    ops: list[BatchOp] = []
-    wrappings = []
-    for wrapping in record.wrappings:
-        if wrapping.kind == "pkcs11" and not wrapping.identified and via is not None:
-            seal = via.seal
-            wrapping = replace(wrapping, token_label=seal.token_label, token_serial=seal.token_serial,
-                               key_label=seal.settings.key_label, hmac_key_label=seal.settings.hmac_key_label)
-        wrappings.append(wrapping)
-    if record.recovery_key_wrap == RECOVERY_UNDER_TOKEN:
-        ops.append(recovery_put(record, root_key, await recovery_key(storage, record, root_key, via)))
-    new = record.with_wrappings(
-        wrappings, version=LAYOUT_VERSION, barrier_key_source=ROOT_KEY_SOURCE,
-        recovery_key_wrap=RECOVERY_UNDER_ROOT if record.auto_unseal else "",
-    )
-    return new, [*ops, Put(SEAL_RECORD_KEY, new.to_bytes())]
 
 
 async def verify(storage: Storage, record: SealRecord, wrapping: Wrapping, root_key: bytes, *,

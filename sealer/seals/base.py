@@ -1,7 +1,7 @@
 """What every seal offers the seal manager: a way to protect the root key at rest.
 
 A seal wraps and unwraps the root key. The shamir seal does this with a key rebuilt from unseal
-shares; the pkcs11 seal does it inside PKCS#11 tokens, so it can unseal on its own. Deriving the
+shares; the pkcs11 seal does it with the keys of PKCS#11 tokens, so it can unseal on its own. Deriving the
 barrier key from the root key is the same for every seal (see sealer/seals/envelopes.py).
 """
 

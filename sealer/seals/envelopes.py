@@ -7,7 +7,6 @@ from __future__ import annotations
 from engine.crypto import DecryptError, decrypt, derive_key, encrypt
 from sealer.seals.base import SealKeyInvalid
 
-# Unchanged from version 1's shamir seal, so a version 1 shamir store needs no keyring re-encryption.
 BARRIER_KEY_INFO = b"sealer barrier key v1"
 RECOVERY_WRAP_INFO = b"sealer recovery key wrap v2"
 BREAK_GLASS_INFO = b"sealer break-glass v1"

@@ -1,20 +1,26 @@
-"""One PKCS#11 token of the pkcs11 seal: the root key is wrapped inside it with AES-256-GCM, under a key
-that never leaves the token. Several of these make up a TokenSet (sealer/seals/tokens.py)."""
+"""One PKCS#11 token of the pkcs11 seal: the root key is wrapped with both of the token's keys, neither of
+which ever leaves the token. Several of these make up a TokenSet (sealer/seals/tokens.py).
+
+A wrapping is two layers, so that it needs both keys (issue 2: the token's HMAC key takes part in
+protecting the keys, not only its AES key):
+
+    inner = AES-256-GCM(HKDF(token HMAC(WRAP_KEY_LABEL + aad), info=WRAP_KEY_INFO), secret, aad)
+    blob  = token AES-256-GCM(inner, aad)
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
 
-from engine.crypto import kdf
+from engine.crypto import DecryptError, decrypt, derive_key, encrypt
 from hsm import Hsm, HsmDecryptFailed, HsmError, Pkcs11Settings
 from sealer.seals.base import SealKeyInvalid, SealUnavailable
 
 log = logging.getLogger("sealer.seal")
 
-# Version 1 stores only: their barrier key is derived with the token's HMAC key.
-LEGACY_BARRIER_KEY_INFO = b"sealer barrier key v1"
-LEGACY_BARRIER_SALT_LABEL = b"sealer/barrier-salt/"
+WRAP_KEY_LABEL = b"sealer/wrap-key/"
+WRAP_KEY_INFO = b"sealer token wrap v1"
 PROBE_DATA = b"sealer/health-probe"
 
 
@@ -84,21 +90,37 @@ class Pkcs11Seal:
         return self._hsm.describe() if self._hsm is not None else {}
 
     async def wrap(self, secret: bytes, aad: bytes) -> bytes:
+        """`secret` under both of the token's keys (see the module docstring)."""
         try:
-            return await self._device().encrypt(secret, aad)
+            inner = encrypt(await self._hmac_wrap_key(aad), secret, aad)
+            return await self._device().encrypt(inner, aad)
         except HsmError as exc:
             raise SealUnavailable(str(exc)) from exc
 
     async def unwrap(self, blob: bytes, aad: bytes) -> bytes:
+        key_label, hmac_label = self._settings.key_label, self._settings.hmac_key_label
         try:
-            return await self._device().decrypt(blob, aad)
+            inner = await self._device().decrypt(blob, aad)
+            wrap_key = await self._hmac_wrap_key(aad)
         except HsmDecryptFailed as exc:
             raise SealKeyInvalid(
-                f"the key '{self._settings.key_label}' of token {self.name} does not open the stored root key "
-                f"(is '{self._settings.key_label}' the key this installation was initialised with?)"
+                f"the key '{key_label}' of token {self.name} does not open the stored root key "
+                f"(is '{key_label}' the key this installation was initialised with?)"
             ) from exc
         except HsmError as exc:
             raise SealUnavailable(str(exc)) from exc
+        try:
+            return decrypt(wrap_key, inner, aad)
+        except DecryptError:
+            raise SealKeyInvalid(
+                f"the HMAC key '{hmac_label}' of token {self.name} does not open the stored root key, though "
+                f"the key '{key_label}' does (is '{hmac_label}' the HMAC key this installation was initialised "
+                "with?)"
+            ) from None
+
+    async def _hmac_wrap_key(self, aad: bytes) -> bytes:
+        # Only the token can compute this MAC, so the derived key exists only while the token is present.
+        return derive_key(await self._device().hmac(WRAP_KEY_LABEL + aad), info=WRAP_KEY_INFO)
 
     async def probe(self) -> None:
         """One cheap call that needs the session and the keys: raises SealUnavailable if the token is gone."""
@@ -106,14 +128,6 @@ class Pkcs11Seal:
             await self._device().hmac(PROBE_DATA)
         except HsmError as exc:
             raise SealUnavailable(str(exc)) from exc
-
-    async def legacy_barrier_key(self, root_key: bytes, installation_id: bytes) -> bytes:
-        """Version 1's barrier key, derived with this token's HMAC key (see sealer/seal_record.py)."""
-        try:
-            salt = await self._device().hmac(LEGACY_BARRIER_SALT_LABEL + installation_id)
-        except HsmError as exc:
-            raise SealUnavailable(str(exc)) from exc
-        return kdf.derive_key(root_key, salt=salt, info=LEGACY_BARRIER_KEY_INFO)
 
     def describe(self) -> dict[str, str]:
         info = {"type": self.type, "name": self.name, "key_label": self._settings.key_label,

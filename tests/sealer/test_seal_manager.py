@@ -9,7 +9,7 @@ from engine.storage.base import Put
 from engine.storage.memory import MemoryStorage
 from hsm import Pkcs11Settings
 from sealer.seal_manager import InitRequest, SealManager, SealUnavailableError
-from sealer.seal_record import SEAL_RECORD_KEY, WRAPPED_ROOT_KEY
+from sealer.seal_record import ROOT_KEY_PREFIX, SEAL_RECORD_KEY
 from sealer.seals.pkcs11 import Pkcs11Seal
 from sealer.seals.shamir import ShamirSeal
 
@@ -98,7 +98,7 @@ async def test_init_with_an_unreachable_token_is_a_503_and_changes_nothing() -> 
 async def test_interrupted_init_leftovers_are_cleared() -> None:
     storage = MemoryStorage()
     # What an init that died before its final batch leaves: a keyring and a wrapped key, no record.
-    await storage.batch([Put("core/keyring", b"junk"), Put(WRAPPED_ROOT_KEY, b"junk")])
+    await storage.batch([Put("core/keyring", b"junk"), Put(ROOT_KEY_PREFIX + "w-junk", b"junk")])
     manager = SealManager(storage, ShamirSeal())
     result = await manager.initialize(InitRequest(secret_shares=1, secret_threshold=1))
     assert await storage.get(SEAL_RECORD_KEY) is not None
