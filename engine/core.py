@@ -13,13 +13,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from engine.audit.broker import AuditBroker, AuditFailed
 from engine.backends.cubbyhole import MOUNT_TYPE as CUBBYHOLE
 from engine.backends.cubbyhole import cubbyhole_factory, cubbyholes, destroy_on_revoke, required_mounts
 from engine.backends.registry import SECRET_ENGINES, auth_factories
 from engine.backends.system import BarrierKeys, SystemBackend, SystemContext
 from engine.backends.token import TokenBackend
 from engine.backends.transit import transit_factory
-from engine.errors import NotFound, PermissionDenied, Sealed
+from engine.errors import EngineError, NotFound, PermissionDenied, Sealed
 from engine.expiration import ExpirationManager
 from engine.expiration.issue import lease_secret
 from engine.expiration.login_renew import LoginRenewal
@@ -66,6 +67,16 @@ class _Serving:
     policies: PolicyStore
     expiration: ExpirationManager
     wrapper: ResponseWrapper
+    audit: AuditBroker
+
+
+@dataclass
+class _Audited:
+    """One request's audit trail: the caller's token entry as last known, and whether the request
+    line is out (it must be before anything changes)."""
+
+    token_entry: TokenEntry | None = None
+    logged: bool = False
 
 
 class Core:
@@ -92,11 +103,14 @@ class Core:
             barrier, routes=lambda path: _route_for(mounts, path), tokens=StoreLink(tokens), clock=self._clock
         )
         link(tokens, expiration)
+        audit = AuditBroker(barrier)
         # The system backend manages the very table it is mounted from: its factory refers to the
         # manager being built here, and only runs once the manager exists (in load()).
         builtins: dict[str, BackendFactory] = {
             "system": lambda entry: SystemBackend(
-                SystemContext(mounts=mounts, keys=barrier, tokens=tokens, policies=policies, expiration=expiration)
+                SystemContext(
+                    mounts=mounts, keys=barrier, tokens=tokens, policies=policies, expiration=expiration, audit=audit
+                )
             ),
             "token": lambda entry: TokenBackend(entry, tokens, policies),
             CUBBYHOLE: cubbyhole_factory,
@@ -112,7 +126,8 @@ class Core:
         tokens.on_login_renew = LoginRenewal(mounts.router.routes)
         await mounts.load()
         await expiration.load()
-        self._serving = _Serving(tokens, mounts, policies, expiration, wrapper)
+        await audit.load()
+        self._serving = _Serving(tokens, mounts, policies, expiration, wrapper, audit)
 
     def background(self) -> list[Callable[[asyncio.Event], Awaitable[None]]]:
         """Long-running jobs the daemon runs while unsealed, each until its event is set: the
@@ -125,7 +140,15 @@ class Core:
         return self._loaded().expiration
 
     async def teardown(self) -> None:
-        self._serving = None
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            await serving.audit.close()
+
+    async def audit_reopen(self) -> None:
+        """SIGHUP: the audit devices reopen their files (or reconnect), each starting a new chain
+        segment that links to the last line written before."""
+        if self._serving is not None:
+            await self._serving.audit.reopen()
 
     def _loaded(self) -> _Serving:
         serving = self._serving
@@ -143,6 +166,23 @@ class Core:
 
     async def handle(self, req: Request) -> Response:
         serving = self._loaded()
+        if not serving.audit.enabled:
+            return await self._handle(serving, req, None)
+        audited = _Audited()
+        try:
+            response = await self._handle(serving, req, audited)
+        except AuditFailed:
+            raise
+        except Exception as exc:
+            message = exc.message if isinstance(exc, EngineError) else "internal error"
+            if not audited.logged:
+                await serving.audit.log_request(req, audited.token_entry, message)
+            await serving.audit.log_response(req, audited.token_entry, None, message)
+            raise
+        await serving.audit.log_response(req, audited.token_entry, response)
+        return response
+
+    async def _handle(self, serving: _Serving, req: Request, audited: _Audited | None) -> Response:
         # One spelling of the path for routing, the ACL and storage alike ('..', '//' resolved).
         req.path = normalize_request_path(req.path)
         if req.path in WRAPPING_TOKEN_PATHS:
@@ -156,6 +196,8 @@ class Core:
         if entry is None and not login:
             raise PermissionDenied()
         req.token_entry = entry
+        if audited is not None:
+            audited.token_entry = entry
 
         if found is None:
             assert entry is not None
@@ -171,13 +213,18 @@ class Core:
         await _create_or_update(req, routed, route)
 
         if login:
+            await _log_request(serving, req, audited)
             response = await route.backend.handle(routed, route.storage)
             return await self._respond(serving, req, route, response, entry)
         assert entry is not None
         await self._authorize(serving.policies, entry, req, route.backend.special_paths.root, below)
+        # Logged before anything changes (the use count included): fail closed.
+        await _log_request(serving, req, audited)
         # The use is counted once authorised; a token whose last use this is goes when it is over.
         async with serving.tokens.using(entry, req.remote_address) as live:
             req.token_entry = routed.token_entry = live
+            if audited is not None:
+                audited.token_entry = live
             response = await route.backend.handle(routed, route.storage)
             return await self._respond(serving, req, route, response, live)
 
@@ -219,6 +266,12 @@ class Core:
         decision = acl.check(req.op, req.path, req.data, wrap_ttl=req.wrap_ttl)
         if not decision.allowed or (not decision.sudo and SpecialPaths.matches(root_paths, below)):
             raise PermissionDenied()
+
+
+async def _log_request(serving: _Serving, req: Request, audited: _Audited | None) -> None:
+    if audited is not None:
+        await serving.audit.log_request(req, audited.token_entry)
+        audited.logged = True
 
 
 async def _log_in(tokens: TokenStore, req: Request, route: Route, response: Response) -> None:

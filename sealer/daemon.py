@@ -122,13 +122,32 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
 
 
+async def reopen_audit(manager: SealManager) -> None:
+    """SIGHUP: the audit devices reopen their files (log rotation) or reconnect. A failure is logged, not
+    raised: the daemon keeps serving, and the next request finds out whether its devices can write."""
+    try:
+        await manager.core.audit_reopen()
+    except Exception as exc:  # any device error: a signal handler has no caller to tell
+        log.error("SIGHUP: reopening the audit devices failed: %s", exc)
+    else:
+        log.info("SIGHUP: audit devices reopened")
+
+
 async def serve(config: Config, *, dev: DevOptions | None = None,
                 on_ready: Callable[[Running], None] | None = None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    reopening: set[asyncio.Task[None]] = set()  # strong references until each reopen is done
     async with running(config, dev=dev) as daemon:
+
+        def on_sighup() -> None:
+            task = loop.create_task(reopen_audit(daemon.manager))
+            reopening.add(task)
+            task.add_done_callback(reopening.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
         if on_ready:
             on_ready(daemon)
         await stop.wait()

@@ -116,7 +116,9 @@ class SealManager:
 
     @property
     def sealed(self) -> bool:
-        return self.barrier.sealed
+        # Unsealed only once the core is set up too: between the barrier opening and the core loading its
+        # mounts, tokens and leases, a request would otherwise pass health checks and then meet a 503.
+        return self.barrier.sealed or not self.unsealed_event.is_set()
 
     @property
     def tokens(self) -> TokenSet | None:
@@ -124,7 +126,7 @@ class SealManager:
         return self.seal if isinstance(self.seal, TokenSet) else None
 
     def active_core(self) -> Core:
-        if self.barrier.sealed:
+        if self.sealed:
             raise Sealed()
         return self.core
 

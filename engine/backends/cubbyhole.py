@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.backends.kv import encode_secret, list_prefix, passthrough_path
 from engine.errors import BadRequest, PermissionDenied
-from engine.framework import Backend, FieldData, Path
+from engine.framework import Backend, FieldData
 from engine.mounts import MountEntry
-from engine.request import Op, Request, Response
+from engine.request import Request, Response
 from engine.router import Router
 from engine.storage.base import Storage
 from engine.storage.view import View, clear
@@ -41,7 +42,7 @@ class Cubbyholes:
         return None if raw is None else dict(json.loads(raw))
 
     async def put(self, owner: str, path: str, data: dict[str, Any]) -> None:
-        await self._of(owner).put(path, json.dumps(data, separators=(",", ":")).encode())
+        await self._of(owner).put(path, encode_secret(data))
 
     async def delete(self, owner: str, path: str) -> None:
         await self._of(owner).delete(path)
@@ -65,17 +66,12 @@ def owner_of(entry: TokenEntry | None) -> str:
 class CubbyholeBackend(Backend):
     def __init__(self) -> None:
         self.paths = [
-            Path(
-                r"(?P<path>.*)",
-                operations={
-                    Op.READ: self.read,
-                    Op.CREATE: self.write,
-                    Op.UPDATE: self.write,
-                    Op.DELETE: self.delete,
-                    Op.LIST: self.list,
-                },
-                existence_check=self.exists,
-                takes_arbitrary_input=True,
+            passthrough_path(
+                read=self.read,
+                write=self.write,
+                delete=self.delete,
+                list_keys=self.list,
+                exists=self.exists,
                 synopsis="Pass-through secret storage to a token-specific cubbyhole in the storage backend, "
                 "allowing you to read/write arbitrary data into secret storage.",
                 description="The cubbyhole backend reads and writes arbitrary data into secret storage, "
@@ -104,10 +100,8 @@ class CubbyholeBackend(Backend):
         return None
 
     async def list(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        owner, prefix = owner_of(req.token_entry), data.get("path")
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
-        keys = await Cubbyholes(storage).list(owner, prefix)
+        owner = owner_of(req.token_entry)
+        keys = await Cubbyholes(storage).list(owner, list_prefix(data))
         return Response(data={"keys": keys} if keys else {})
 
 

@@ -5,31 +5,61 @@ The "kv" mount type is both versions: the mount's "version" option picks this on
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from engine.backends.kv_v2 import KvV2Backend
 from engine.errors import BadRequest
-from engine.framework import Backend, FieldData, Path, parse_duration
+from engine.framework import Backend, ExistenceCheck, FieldData, Handler, Path, parse_duration
 from engine.mounts import MountEntry
 from engine.request import Op, Request, Response
 from engine.storage.base import Storage
 from engine.tokens.entry import Clock, utc_now
 
 
+def passthrough_path(
+    *,
+    read: Handler,
+    write: Handler,
+    delete: Handler,
+    list_keys: Handler,
+    exists: ExistenceCheck,
+    synopsis: str,
+    description: str,
+) -> Path:
+    """The one path of a passthrough store (KV version 1 and the cubbyhole): any key, any JSON object."""
+    return Path(
+        r"(?P<path>.*)",
+        operations={Op.READ: read, Op.CREATE: write, Op.UPDATE: write, Op.DELETE: delete, Op.LIST: list_keys},
+        existence_check=exists,
+        takes_arbitrary_input=True,
+        synopsis=synopsis,
+        description=description,
+    )
+
+
+def encode_secret(body: dict[str, Any]) -> bytes:
+    """A written secret as a passthrough store keeps it: the body as sent, compact JSON."""
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def list_prefix(data: FieldData) -> str:
+    """The folder a passthrough LIST names: its path, as a folder even without the trailing slash."""
+    prefix: str = data.get("path")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return prefix
+
+
 class KvV1Backend(Backend):
     def __init__(self, mount: MountEntry) -> None:
         self.mount = mount
         self.paths = [
-            Path(
-                r"(?P<path>.*)",
-                operations={
-                    Op.READ: self.read,
-                    Op.CREATE: self.write,
-                    Op.UPDATE: self.write,
-                    Op.DELETE: self.delete,
-                    Op.LIST: self.list,
-                },
-                existence_check=self.exists,
-                takes_arbitrary_input=True,
+            passthrough_path(
+                read=self.read,
+                write=self.write,
+                delete=self.delete,
+                list_keys=self.list,
+                exists=self.exists,
                 synopsis="Pass-through secret storage to the storage backend.",
                 description='Reads and writes arbitrary JSON objects; a "ttl" key is returned as the lease '
                 "duration on read.",
@@ -62,7 +92,7 @@ class KvV1Backend(Backend):
         if not req.data:
             raise BadRequest("missing data fields")
         # The body as sent, not the field data: a "path" key in the body is the user's, not the URL's.
-        await storage.put(key, json.dumps(req.data, separators=(",", ":")).encode())
+        await storage.put(key, encode_secret(req.data))
         return None
 
     async def delete(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
@@ -70,10 +100,7 @@ class KvV1Backend(Backend):
         return None
 
     async def list(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        prefix = data.get("path")
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
-        keys = await storage.list(prefix)
+        keys = await storage.list(list_prefix(data))
         # Vault's ListResponse leaves "keys" out when empty; the core then answers 404.
         return Response(data={"keys": keys} if keys else {})
 

@@ -4,25 +4,18 @@ token and lease issued through it, then deletes its data."""
 
 from __future__ import annotations
 
-from engine.backends.mount_tune import TUNE_FIELDS, auth_token_type, mount_for_tune_read, tune, tune_info
-from engine.backends.sys_mounts import mount_config, mount_info, revoke_leases
+from engine.backends.mount_tune import auth_token_type, mount_for_tune_read, tune, tune_info
+from engine.backends.sys_mounts import ENABLE_FIELDS, mount_config, mount_info, new_mount, revoke_leases, section_paths
 from engine.backends.system_context import SystemContext
 from engine.errors import BadRequest
 from engine.framework import Field, FieldData, FieldType, Path
-from engine.mounts import AUTH_PREFIX, MountEntry, sanitize_mount_path
-from engine.request import Op, Request, Response
+from engine.mounts import AUTH_PREFIX, sanitize_mount_path
+from engine.request import Request, Response
 from engine.storage.base import Storage
 
 _ENABLE_FIELDS = {
+    **ENABLE_FIELDS,
     "type": Field(FieldType.STRING, description='The auth method type, such as "userpass".'),
-    "description": Field(FieldType.STRING),
-    "config": Field(FieldType.MAP),
-    "options": Field(FieldType.KV_PAIRS),
-    "local": Field(FieldType.BOOL),
-    "seal_wrap": Field(FieldType.BOOL),
-    "external_entropy_access": Field(FieldType.BOOL),
-    "plugin_name": Field(FieldType.STRING),
-    "plugin_version": Field(FieldType.STRING),
 }
 
 
@@ -32,22 +25,21 @@ class AuthSection:
         self.mounts = context.mounts
 
     def paths(self) -> list[Path]:
-        return [
-            Path("auth", operations={Op.READ: self.list_auth}, synopsis="List the enabled auth methods."),
-            Path(
-                # Not ".../tune": that is the next path's, and patterns must not overlap.
-                r"auth/(?P<path>(?!.*/tune$).+)",
-                fields=_ENABLE_FIELDS,
-                operations={Op.READ: self.read_auth, Op.UPDATE: self.enable, Op.DELETE: self.disable},
-                synopsis="Enable, read or disable the auth method at a path.",
+        return section_paths(
+            "auth",
+            _ENABLE_FIELDS,
+            list_all=self.list_auth,
+            read=self.read_auth,
+            enable=self.enable,
+            disable=self.disable,
+            read_tune=self.read_tune,
+            tune=self.tune,
+            synopses=(
+                "List the enabled auth methods.",
+                "Enable, read or disable the auth method at a path.",
+                "Read or tune an auth method's settings.",
             ),
-            Path(
-                r"auth/(?P<path>.+)/tune",
-                fields=TUNE_FIELDS,
-                operations={Op.READ: self.read_tune, Op.UPDATE: self.tune},
-                synopsis="Read or tune an auth method's settings.",
-            ),
-        ]
+        )
 
     async def list_auth(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
         return Response(
@@ -71,16 +63,7 @@ class AuthSection:
         options = data.get("options") or None
         if options and options.get("version"):
             raise BadRequest(f'auth method "{method}" does not allow setting a version')
-        entry = MountEntry(
-            path=AUTH_PREFIX + sanitize_mount_path(data.get("path")),
-            type=method,
-            description=data.get("description"),
-            options=options,
-            local=data.get("local"),
-            seal_wrap=data.get("seal_wrap"),
-            external_entropy_access=data.get("external_entropy_access"),
-            config=config,
-        )
+        entry = new_mount(data, AUTH_PREFIX + sanitize_mount_path(data.get("path")), method, options, config)
         await self.mounts.enable_auth(entry)
         return None
 

@@ -15,13 +15,13 @@ from engine.backends.mount_tune import (
 )
 from engine.backends.system_context import SystemContext
 from engine.errors import BadRequest
-from engine.framework import Field, FieldData, FieldType, Path, parse_duration
+from engine.framework import Field, FieldData, FieldType, Handler, Path, parse_duration
 from engine.mounts import SYSTEM_MAX_LEASE_TTL, BeforeChange, MountConfig, MountEntry
 from engine.request import Op, Request, Response
 from engine.storage.base import Storage
 
-_MOUNT_FIELDS = {
-    "path": Field(FieldType.STRING),
+# The body of sys/mounts/<path> and sys/auth/<path>.
+ENABLE_FIELDS = {
     "type": Field(FieldType.STRING),
     "description": Field(FieldType.STRING),
     "config": Field(FieldType.MAP),
@@ -32,6 +32,7 @@ _MOUNT_FIELDS = {
     "plugin_name": Field(FieldType.STRING),
     "plugin_version": Field(FieldType.STRING),
 }
+_MOUNT_FIELDS = {"path": Field(FieldType.STRING), **ENABLE_FIELDS}
 
 # Vault's aliases that pick a KV version through the type name.
 _KV_ALIASES = {"kv-v1": "1", "kv-v2": "2"}
@@ -103,6 +104,54 @@ def mount_config(raw: dict[str, Any]) -> MountConfig:
     return config
 
 
+def new_mount(
+    data: FieldData, path: str, mount_type: str, options: dict[str, Any] | None, config: MountConfig
+) -> MountEntry:
+    """The entry an enable of sys/mounts or sys/auth adds, once its type, options and config are checked."""
+    return MountEntry(
+        path=path,
+        type=mount_type,
+        description=data.get("description"),
+        options=options,
+        local=data.get("local"),
+        seal_wrap=data.get("seal_wrap"),
+        external_entropy_access=data.get("external_entropy_access"),
+        config=config,
+    )
+
+
+def section_paths(
+    root: str,
+    fields: dict[str, Field],
+    *,
+    list_all: Handler,
+    read: Handler,
+    enable: Handler,
+    disable: Handler,
+    read_tune: Handler,
+    tune: Handler,
+    synopses: tuple[str, str, str],
+) -> list[Path]:
+    """The paths of sys/mounts and sys/auth: root lists, root/<path> enables, reads and disables, and
+    root/<path>/tune reads and tunes."""
+    return [
+        Path(root, operations={Op.READ: list_all}, synopsis=synopses[0]),
+        Path(
+            # Not ".../tune": that is the next path's, and patterns must not overlap.
+            rf"{root}/(?P<path>(?!.*/tune$).+)",
+            fields=fields,
+            operations={Op.READ: read, Op.UPDATE: enable, Op.DELETE: disable},
+            synopsis=synopses[1],
+        ),
+        Path(
+            rf"{root}/(?P<path>.+)/tune",
+            fields=TUNE_FIELDS,
+            operations={Op.READ: read_tune, Op.UPDATE: tune},
+            synopsis=synopses[2],
+        ),
+    ]
+
+
 def revoke_leases(context: SystemContext) -> BeforeChange:
     """The hook a disable or remount calls with the mount's path: every lease (and, for an auth mount,
     every token) issued under it is revoked, as Vault does, while the backend can still answer."""
@@ -121,22 +170,21 @@ class MountsSection:
         self.mounts = context.mounts
 
     def paths(self) -> list[Path]:
-        return [
-            Path("mounts", operations={Op.READ: self.list_mounts}, synopsis="List the secret engines."),
-            Path(
-                # Not ".../tune": that is the next path's, and patterns must not overlap.
-                r"mounts/(?P<path>(?!.*/tune$).+)",
-                fields=_MOUNT_FIELDS,
-                operations={Op.READ: self.read_mount, Op.UPDATE: self.enable, Op.DELETE: self.disable},
-                synopsis="Enable, read or disable the secret engine mounted at a path.",
+        return section_paths(
+            "mounts",
+            _MOUNT_FIELDS,
+            list_all=self.list_mounts,
+            read=self.read_mount,
+            enable=self.enable,
+            disable=self.disable,
+            read_tune=self.read_tune,
+            tune=self.tune,
+            synopses=(
+                "List the secret engines.",
+                "Enable, read or disable the secret engine mounted at a path.",
+                "Read or tune a mount's settings (auth mounts too, as auth/<path>).",
             ),
-            Path(
-                r"mounts/(?P<path>.+)/tune",
-                fields=TUNE_FIELDS,
-                operations={Op.READ: self.read_tune, Op.UPDATE: self.tune},
-                synopsis="Read or tune a mount's settings (auth mounts too, as auth/<path>).",
-            ),
-        ]
+        )
 
     async def list_mounts(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
         return Response(data={entry.path: mount_info(entry) for entry in self.mounts.secret_mounts()})
@@ -165,16 +213,7 @@ class MountsSection:
         elif mount_type != "kv" and (options or {}).get("version"):
             # Only kv has versions (the option picks v1 or v2); Vault refuses it for any other engine.
             raise BadRequest(f'secrets engine "{mount_type}" does not allow setting a version')
-        entry = MountEntry(
-            path=data.get("path"),
-            type=mount_type,
-            description=data.get("description"),
-            options=options,
-            local=data.get("local"),
-            seal_wrap=data.get("seal_wrap"),
-            external_entropy_access=data.get("external_entropy_access"),
-            config=mount_config(data.get("config")),
-        )
+        entry = new_mount(data, data.get("path"), mount_type, options, mount_config(data.get("config")))
         await self.mounts.enable(entry)
         return None
 

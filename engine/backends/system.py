@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from engine.backends.sys_audit import AuditSection
 from engine.backends.sys_auth import AuthSection
 from engine.backends.sys_keys import KeysSection
 from engine.backends.sys_leases import LeasesSection
@@ -36,6 +37,7 @@ SECTIONS: list[SectionFactory] = [
     LeasesSection,
     PolicySection,
     WrappingSection,
+    AuditSection,
 ]
 
 # Vault's root-protected sys paths (sudo required), relative to sys/: its system backend's

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from engine.audit.broker import AuditBroker
     from engine.expiration import ExpirationManager
     from engine.mounts import MountManager
     from engine.tokens import TokenStore
@@ -36,3 +37,4 @@ class SystemContext:
     # Filled in as the services exist: the policy store and the expiration manager.
     policies: Any = None
     expiration: ExpirationManager | None = None
+    audit: AuditBroker | None = None

@@ -13,13 +13,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import BadRequest, Sealed
+from engine.errors import BadRequest
 from engine.request import Op, Request
 from engine.tokens.store import TOKEN_PREFIX, TOKEN_RANDOM_CHARS
 from sealer import pgp
 from sealer.ceremonies import journal
 from sealer.ceremonies.otp import encode_token, generate_otp
-from sealer.ceremonies.shares import ShareCollector, combinable, describe
+from sealer.ceremonies.readiness import unsealed_rules
+from sealer.ceremonies.shares import ShareCollector, collect, prove
 from sealer.seal_manager import SealManager
 from sealer.seal_record import SealRecord
 
@@ -46,14 +47,7 @@ class GenerateRoot:
     async def _ready(self) -> tuple[SealRecord, int, int]:
         """The seal record and the (threshold, share length) of the shares people hold; the daemon
         must be unsealed."""
-        record = await self.manager.record()
-        if record is None:
-            raise BadRequest("server is not yet initialized")
-        if self.manager.sealed:
-            self._discard("the daemon is sealed")
-            raise Sealed()
-        _, threshold, length = self.manager.share_rules(record)
-        return record, threshold, length
+        return unsealed_rules(self.manager, await self.manager.record(), self._discard)
 
     async def discard(self, reason: str) -> None:
         """End the attempt in progress, if any, once no step of it is running."""
@@ -117,20 +111,8 @@ class GenerateRoot:
             attempt = self._attempt
             if attempt is None:
                 raise BadRequest("no root generation in progress")
-            if nonce != attempt.nonce:
-                journal.step(KIND, attempt.nonce, "refused a share: wrong nonce")
-                raise BadRequest(
-                    f'incorrect nonce supplied; nonce for this root generation operation is "{attempt.nonce}"'
-                )
-            try:
-                attempt.progress.add(share, length, "generation")
-            except BadRequest as exc:
-                journal.step(KIND, attempt.nonce, f"refused a share: {exc.message}",
-                             progress=journal.progress(attempt.progress.count, threshold))
-                raise
-            count = attempt.progress.count
-            journal.step(KIND, attempt.nonce, f"accepted {describe(share)}",
-                         progress=journal.progress(count, threshold))
+            count = collect(KIND, attempt.nonce, "root generation", attempt.progress, share, nonce,
+                            length=length, threshold=threshold, duplicate_operation="generation")
             result = {**self._status(threshold), "otp_length": 0}
             if count < threshold:
                 return result
@@ -141,9 +123,7 @@ class GenerateRoot:
         offered = attempt.progress.take()
         what = "recovery key" if record.auto_unseal else "root key"
         try:
-            if not combinable(offered):
-                raise BadRequest("the shares do not combine (two of them carry the same index)")
-            await self.manager.key_from_shares(offered)
+            await prove(offered, self.manager.key_from_shares)
         except BadRequest as exc:
             journal.step(KIND, attempt.nonce, f"failed: the shares do not prove the {what}; progress reset")
             raise BadRequest(f"root generation aborted: {what} verification failed: {exc.message}") from None

@@ -18,17 +18,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.crypto import ShamirError, combine, constant_time_equal, new_key
-from engine.errors import BadRequest, Sealed
+from engine.errors import BadRequest
 from sealer import pgp
 from sealer.ceremonies import journal
 from sealer.ceremonies.backup import KeyBackup
+from sealer.ceremonies.readiness import unsealed_rules
 from sealer.ceremonies.shares import (
     KEY_LENGTH,
     SHARE_LENGTH,
     ShareCollector,
     check_counts,
-    combinable,
-    describe,
+    collect,
+    prove,
     split_key,
 )
 from sealer.seal_manager import SealManager
@@ -92,13 +93,7 @@ class Rekey:
         auto_unseal = record.auto_unseal if record is not None else self.manager.seal.auto_unseal
         if self.target is Target.RECOVERY and not auto_unseal:
             raise BadRequest("recovery rekeying not supported")
-        if record is None:
-            raise BadRequest("server is not yet initialized")
-        if self.manager.sealed:
-            self._discard("the daemon is sealed")
-            raise Sealed()
-        _, threshold, length = self.manager.share_rules(record)
-        return record, threshold, length
+        return unsealed_rules(self.manager, record, self._discard)
 
     async def discard(self, reason: str) -> None:
         """End the attempt in progress, if any, once no step of it is running."""
@@ -182,18 +177,9 @@ class Rekey:
                     "rekey operation already finished; verification must be performed; "
                     f'nonce for the verification operation is "{attempt.verification_nonce}"'
                 )
-            if nonce != attempt.nonce:
-                journal.step(self.kind, attempt.nonce, "refused a share: wrong nonce")
-                raise BadRequest(f'incorrect nonce supplied; nonce for this rekey operation is "{attempt.nonce}"')
-            try:
-                attempt.progress.add(share, length, "rekey")
-            except BadRequest as exc:
-                journal.step(self.kind, attempt.nonce, f"refused a share: {exc.message}",
-                             progress=journal.progress(attempt.progress.count, threshold))
-                raise
-            journal.step(self.kind, attempt.nonce, f"accepted {describe(share)}",
-                         progress=journal.progress(attempt.progress.count, threshold))
-            if attempt.progress.count < threshold:
+            count = collect(self.kind, attempt.nonce, "rekey", attempt.progress, share, nonce,
+                            length=length, threshold=threshold, duplicate_operation="rekey")
+            if count < threshold:
                 return self._status(threshold)
             return await self._complete(attempt, record)
 
@@ -201,9 +187,7 @@ class Rekey:
         offered = attempt.progress.take()
         what = "recovery key" if record.auto_unseal else "root key"
         try:
-            if not combinable(offered):
-                raise BadRequest("the shares do not combine (two of them carry the same index)")
-            proven = await self.manager.key_from_shares(offered)
+            proven = await prove(offered, self.manager.key_from_shares)
         except BadRequest as exc:
             journal.step(self.kind, attempt.nonce, f"failed: the shares do not prove the current {what}; "
                                                    "progress reset")
@@ -288,23 +272,12 @@ class Rekey:
             if new is None or proven is None:
                 raise BadRequest("no rekey verification in progress")
             kind = f"{self.kind} verification"
-            if nonce != attempt.verification_nonce:
-                journal.step(kind, attempt.verification_nonce, "refused a share: wrong nonce")
-                raise BadRequest(
-                    f'incorrect nonce supplied; nonce for this verify operation is "{attempt.verification_nonce}"'
-                )
-            collected = attempt.verification_progress
-            try:
-                collected.add(share, attempt.new_share_length, "verify")
-            except BadRequest as exc:
-                journal.step(kind, attempt.verification_nonce, f"refused a share: {exc.message}",
-                             progress=journal.progress(collected.count, attempt.threshold))
-                raise
-            journal.step(kind, attempt.verification_nonce, f"accepted {describe(share)}",
-                         progress=journal.progress(collected.count, attempt.threshold))
-            if collected.count < attempt.threshold:
+            count = collect(kind, attempt.verification_nonce, "verify", attempt.verification_progress, share,
+                            nonce, length=attempt.new_share_length, threshold=attempt.threshold,
+                            duplicate_operation="verify")
+            if count < attempt.threshold:
                 return self._verification_status()
-            offered = collected.take()
+            offered = attempt.verification_progress.take()
             if not _rebuilds(offered, new):
                 old_nonce, attempt.verification_nonce = attempt.verification_nonce, _nonce()
                 journal.step(kind, old_nonce, "failed: incorrect new shares; verification progress reset",

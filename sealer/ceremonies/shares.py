@@ -3,10 +3,12 @@ split of a new key into the shares people will hold (Vault's convention: a singl
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from engine.crypto import ShamirError, combine, constant_time_equal, split
 from engine.errors import BadRequest
+from sealer.ceremonies import journal
 
 KEY_LENGTH = 32
 # A Shamir share is the key's length plus one byte: its x coordinate, which is public.
@@ -40,6 +42,42 @@ class ShareCollector:
 
     def clear(self) -> None:
         self.shares = []
+
+
+def collect(
+    kind: str,
+    expected_nonce: str,
+    operation: str,
+    collector: ShareCollector,
+    share: bytes,
+    nonce: str,
+    *,
+    length: int,
+    threshold: int,
+    duplicate_operation: str,
+) -> int:
+    """One share offered to a ceremony step, checked against the step's nonce and added to its
+    progress, every outcome journaled; the progress count after it. `operation` names the step in the
+    wrong-nonce error, `duplicate_operation` in the repeated-share one (Vault words them differently)."""
+    if nonce != expected_nonce:
+        journal.step(kind, expected_nonce, "refused a share: wrong nonce")
+        raise BadRequest(f'incorrect nonce supplied; nonce for this {operation} operation is "{expected_nonce}"')
+    try:
+        collector.add(share, length, duplicate_operation)
+    except BadRequest as exc:
+        journal.step(kind, expected_nonce, f"refused a share: {exc.message}",
+                     progress=journal.progress(collector.count, threshold))
+        raise
+    journal.step(kind, expected_nonce, f"accepted {describe(share)}",
+                 progress=journal.progress(collector.count, threshold))
+    return collector.count
+
+
+async def prove(offered: list[bytes], key_from_shares: Callable[[list[bytes]], Awaitable[bytes]]) -> bytes:
+    """The key a threshold of the current shares rebuilds, or BadRequest when they do not rebuild it."""
+    if not combinable(offered):
+        raise BadRequest("the shares do not combine (two of them carry the same index)")
+    return await key_from_shares(offered)
 
 
 def share_index(share: bytes) -> int | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 from typing import Any
 
 from sealer.cli.base import Command, CommandFailed, Context, Exit, Flags, Group, Parser
@@ -12,15 +11,9 @@ from sealer.cli.operator_generate_root import GenerateRootCommand
 from sealer.cli.operator_migrate import MigrateCommand
 from sealer.cli.operator_rekey import RekeyCommand
 from sealer.cli.operator_rotate_hsm_key import RotateHsmKeyCommand
+from sealer.cli.operator_text import public_key, shown_keys, wrap
 from sealer.cli.output import dump
 from sealer.cli.status import output_seal_status
-from sealer.pgp import load_public_key
-
-WRAP = 78  # Vault's maxLineLength
-
-
-def _wrap(text: str) -> str:
-    return textwrap.fill(text, WRAP)
 
 
 class InitCommand(Command):
@@ -94,9 +87,9 @@ class InitCommand(Command):
         for flag, name in (("pgp-keys", "pgp_keys"), ("recovery-pgp-keys", "recovery_pgp_keys")):
             value = getattr(args, name)
             if value is not None:
-                body[name] = [_public_key(flag, item) for item in value.split(",")]
+                body[name] = [public_key(flag, item) for item in value.split(",")]
         if args.root_token_pgp_key is not None:
-            body["root_token_pgp_key"] = _public_key("root-token-pgp-key", args.root_token_pgp_key)
+            body["root_token_pgp_key"] = public_key("root-token-pgp-key", args.root_token_pgp_key)
         return body
 
     def _status(self, ctx: Context) -> int:
@@ -111,38 +104,25 @@ class InitCommand(Command):
         return Exit.OK if initialized else Exit.SEALED
 
 
-def _public_key(flag: str, value: str) -> str:
-    try:
-        return load_public_key(value)
-    except ValueError as exc:
-        raise CommandFailed(f"Error parsing -{flag}: {exc}") from None
-
-
-def _keys(response: dict[str, Any], hex_name: str, b64_name: str) -> list[str]:
-    hex_keys = response.get(hex_name) or []
-    b64_keys = response.get(b64_name) or []
-    return b64_keys if len(b64_keys) == len(hex_keys) else hex_keys
-
-
 def init_text(request: dict[str, Any], response: dict[str, Any]) -> str:
     """What Vault prints after `operator init`: keys, root token, and how to treat them."""
-    unseal = _keys(response, "keys", "keys_base64")
-    recovery = _keys(response, "recovery_keys", "recovery_keys_base64")
+    unseal = shown_keys(response, "keys", "keys_base64")
+    recovery = shown_keys(response, "recovery_keys", "recovery_keys_base64")
     lines = [f"Unseal Key {i}: {key}" for i, key in enumerate(unseal, 1)]
     lines += [f"Recovery Key {i}: {key}" for i, key in enumerate(recovery, 1)]
     lines += ["", f"Initial Root Token: {response.get('root_token', '')}", ""]
     if unseal:
         shares, threshold = request.get("secret_shares", len(unseal)), request.get("secret_threshold", 0)
         lines += [
-            _wrap(f"Sealer initialized with {shares} key shares and a key threshold of {threshold}. "
+            wrap(f"Sealer initialized with {shares} key shares and a key threshold of {threshold}. "
                   "Please securely distribute the key shares printed above. When Sealer is re-sealed, "
                   f"restarted, or stopped, you must supply at least {threshold} of these keys to unseal "
                   "it before it can start servicing requests."),
             "",
-            _wrap(f"Sealer does not store the generated root key. Without at least {threshold} keys "
+            wrap(f"Sealer does not store the generated root key. Without at least {threshold} keys "
                   "to reconstruct the root key, Sealer will remain permanently sealed!"),
             "",
-            _wrap("It is possible to generate new unseal keys, provided you have a quorum of existing "
+            wrap("It is possible to generate new unseal keys, provided you have a quorum of existing "
                   'unseal keys shares. See "sealer operator rekey" for more information.'),
         ]
     else:
@@ -150,7 +130,7 @@ def init_text(request: dict[str, Any], response: dict[str, Any]) -> str:
     if recovery:
         shares = request.get("recovery_shares", len(recovery))
         threshold = request.get("recovery_threshold", 0)
-        lines += ["", _wrap(f"Recovery key initialized with {shares} key shares and a key threshold of "
+        lines += ["", wrap(f"Recovery key initialized with {shares} key shares and a key threshold of "
                             f"{threshold}. Please securely distribute the key shares printed above.")]
     return "\n".join(lines)
 

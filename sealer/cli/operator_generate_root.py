@@ -4,7 +4,6 @@ sys/generate-root/*, with Vault's flags and output; -decode turns the encoded to
 from __future__ import annotations
 
 import argparse
-import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,18 +11,8 @@ from sealer.ceremonies.otp import OtpError, decode_token, generate_otp
 from sealer.cli.base import Command, CommandFailed, Context, Exit, Flags, Parser
 from sealer.cli.client import Client, RequestError
 from sealer.cli.key_entry import enter_key
+from sealer.cli.operator_text import failed, public_key, wrap
 from sealer.cli.output import columns, dump, print_raw
-from sealer.pgp import load_public_key
-
-WRAP = 78
-
-
-def _wrap(text: str) -> str:
-    return textwrap.fill(text, WRAP)
-
-
-def _failed(what: str, exc: RequestError) -> CommandFailed:
-    return CommandFailed(f"{what}: {exc}", code=2)
 
 
 class GenerateRootCommand(Command):
@@ -78,7 +67,7 @@ class GenerateRootCommand(Command):
             try:
                 client.delete("sys/generate-root/attempt")
             except RequestError as exc:
-                raise _failed("Error canceling root token generation", exc) from None
+                raise failed("Error canceling root token generation", exc) from None
             ctx.env.out("Success! Root token generation canceled (if it was started)")
             return Exit.OK
         if args.init:
@@ -93,7 +82,7 @@ class GenerateRootCommand(Command):
         try:
             return client.get("sys/generate-root/attempt") or {}
         except RequestError as exc:
-            raise _failed("Error getting root generation status", exc) from None
+            raise failed("Error getting root generation status", exc) from None
 
     def _generate_otp(self, ctx: Context, client: Client) -> int:
         length = int(self._read_status(client).get("otp_length") or 0)
@@ -126,18 +115,15 @@ class GenerateRootCommand(Command):
         if args.otp:
             body["otp"] = args.otp
         if args.pgp_key:
-            try:
-                body["pgp_key"] = load_public_key(args.pgp_key)
-            except ValueError as exc:
-                raise CommandFailed(f"Error parsing -pgp-key: {exc}") from None
+            body["pgp_key"] = public_key("pgp-key", args.pgp_key)
         try:
             status = client.put("sys/generate-root/attempt", body) or {}
         except RequestError as exc:
-            raise _failed("Error initializing root generation", exc) from None
+            raise failed("Error initializing root generation", exc) from None
         self._print_status(ctx, status)
         if ctx.format == "table":
             ctx.env.out("")
-            ctx.env.out(_wrap(
+            ctx.env.out(wrap(
                 f"Next: {status.get('required', 0)} key holders each run `sealer operator generate-root` "
                 f"and enter their key (nonce {status.get('nonce', '')})."))
         return Exit.OK
@@ -145,29 +131,29 @@ class GenerateRootCommand(Command):
     def _provide(self, ctx: Context, client: Client, args: argparse.Namespace) -> int:
         status = self._read_status(client)
         if not status.get("started"):
-            ctx.env.err(_wrap("No root generation is in progress. Start a root generation by running "
+            ctx.env.err(wrap("No root generation is in progress. Start a root generation by running "
                               "\"sealer operator generate-root -init\"."))
-            raise CommandFailed(_wrap(
+            raise CommandFailed(wrap(
                 "If starting root generation using the OTP method and generating your own OTP, the length "
                 f"of the OTP string needs to be {status.get('otp_length', 0)} characters in length."))
         entry = enter_key(ctx, args.key, args.nonce, str(status.get("nonce", "")), "Operation nonce")
         try:
             response = client.put("sys/generate-root/update", {"key": entry.key, "nonce": entry.nonce}) or {}
         except RequestError as exc:
-            raise _failed("Error posting unseal key", exc) from None
+            raise failed("Error posting unseal key", exc) from None
         self._print_status(ctx, response)
         if ctx.format == "table":
             ctx.env.out("")
             if response.get("complete"):
                 if status.get("pgp_fingerprint"):
-                    ctx.env.out(_wrap("Next: decrypt the token with the private key of "
+                    ctx.env.out(wrap("Next: decrypt the token with the private key of "
                                       f"{status['pgp_fingerprint']}: `echo ENCODED | base64 -d | gpg -dq`."))
                 else:
-                    ctx.env.out(_wrap("Next: decode the token with the OTP given at -init: "
+                    ctx.env.out(wrap("Next: decode the token with the OTP given at -init: "
                                       "`sealer operator generate-root -decode=ENCODED -otp=OTP`."))
             else:
                 required, done = int(response.get("required", 0)), int(response.get("progress", 0))
-                ctx.env.out(_wrap(f"{done} of {required} shares entered; {required - done} more needed. Next: "
+                ctx.env.out(wrap(f"{done} of {required} shares entered; {required - done} more needed. Next: "
                                   "the next key holder runs `sealer operator generate-root`."))
         return Exit.OK
 
@@ -188,7 +174,7 @@ class GenerateRootCommand(Command):
         elif status.get("encoded_root_token"):
             rows.append(["Encoded Root Token", str(status["encoded_root_token"])])
         if status.get("otp"):
-            ctx.env.err(_wrap("A One-Time-Password has been generated for you and is shown in the OTP field. "
+            ctx.env.err(wrap("A One-Time-Password has been generated for you and is shown in the OTP field. "
                               "You will need this value to decode the resulting root token, so keep it safe."))
             rows.append(["OTP", str(status["otp"])])
         if status.get("otp_length"):

@@ -4,28 +4,17 @@ Vault's flags and output."""
 from __future__ import annotations
 
 import argparse
-import textwrap
 from collections.abc import Mapping
 from typing import Any
 
 from sealer.cli.base import Command, CommandFailed, Context, Exit, Flags, Parser
 from sealer.cli.client import Client, RequestError
 from sealer.cli.key_entry import enter_key
+from sealer.cli.operator_text import failed, public_key, shown_keys, wrap
 from sealer.cli.output import dump, kv_table, output_secret
-from sealer.pgp import load_public_key
 
-WRAP = 78
 _TARGETS = {"barrier": "rekey", "recovery": "rekey-recovery-key", "hsm": "rekey-recovery-key"}
 _BACKUPS = {"barrier": "rekey/backup", "recovery": "rekey/recovery-key-backup", "hsm": "rekey/recovery-key-backup"}
-
-
-def _wrap(text: str) -> str:
-    return textwrap.fill(text, WRAP)
-
-
-def _failed(what: str, exc: RequestError) -> CommandFailed:
-    # Vault exits 2 when the server refuses or cannot be reached.
-    return CommandFailed(f"{what}: {exc}", code=2)
 
 
 class RekeyCommand(Command):
@@ -104,27 +93,24 @@ class RekeyCommand(Command):
             "require_verification": args.verify,
         }
         if args.pgp_keys:
-            try:
-                body["pgp_keys"] = [load_public_key(item) for item in args.pgp_keys.split(",")]
-            except ValueError as exc:
-                raise CommandFailed(f"Error parsing -pgp-keys: {exc}") from None
+            body["pgp_keys"] = [public_key("pgp-keys", item) for item in args.pgp_keys.split(",")]
             body["backup"] = args.backup
         elif args.backup:
             body["backup"] = True
         try:
             status = client.put(f"sys/{prefix}/init", body) or {}
         except RequestError as exc:
-            raise _failed("Error initializing rekey", exc) from None
+            raise failed("Error initializing rekey", exc) from None
         if ctx.format == "table":
             if not args.pgp_keys:
-                ctx.env.err(_wrap(
+                ctx.env.err(wrap(
                     "WARNING! If you lose the keys after they are returned, there is no recovery. Consider "
                     "canceling this operation and re-initializing with the -pgp-keys flag to protect the "
                     "returned unseal keys along with -backup to allow recovery of the encrypted keys in case "
                     "of emergency. You can delete the stored keys later using the -backup-delete flag."))
                 ctx.env.err("")
             elif not args.backup:
-                ctx.env.err(_wrap(
+                ctx.env.err(wrap(
                     "WARNING! You are using PGP keys for encrypted the resulting unseal keys, but you did not "
                     "enable the option to backup the keys to Sealer's core. If you lose the encrypted keys "
                     "after they are returned, you will not be able to recover them. Consider canceling this "
@@ -134,7 +120,7 @@ class RekeyCommand(Command):
         self._print_status(ctx, status, verification=False)
         if ctx.format == "table":
             ctx.env.out("")
-            ctx.env.out(_wrap(
+            ctx.env.out(wrap(
                 f"Next: {status.get('required', 0)} holders of the current keys each run "
                 f"`{self._again(args)}` and enter their key (nonce {status.get('nonce', '')})."))
         return Exit.OK
@@ -153,7 +139,7 @@ class RekeyCommand(Command):
             else:
                 client.delete(f"sys/{prefix}/init")
         except RequestError as exc:
-            raise _failed("Error canceling rekey", exc) from None
+            raise failed("Error canceling rekey", exc) from None
         ctx.env.out("Success! Canceled rekeying (if it was started)")
         return Exit.OK
 
@@ -161,7 +147,7 @@ class RekeyCommand(Command):
         try:
             return client.get(f"sys/{prefix}/verify" if verify else f"sys/{prefix}/init") or {}
         except RequestError as exc:
-            raise _failed("Error reading rekey status", exc) from None
+            raise failed("Error reading rekey status", exc) from None
 
     def _status(self, ctx: Context, client: Client, prefix: str, verify: bool) -> int:
         self._print_status(ctx, self._read_status(client, prefix, verify), verification=verify)
@@ -170,7 +156,7 @@ class RekeyCommand(Command):
     def _provide(self, ctx: Context, client: Client, prefix: str, args: argparse.Namespace) -> int:
         status = self._read_status(client, prefix, args.verify)
         if not status.get("started"):
-            raise CommandFailed(_wrap(
+            raise CommandFailed(wrap(
                 "No rekey is in progress. Start a rekey process by running \"sealer operator rekey -init\"."
                 if not args.verify else
                 "No rekey verification is in progress: it starts once the current keys have been entered."))
@@ -180,14 +166,14 @@ class RekeyCommand(Command):
         try:
             response = client.put(path, {"key": entry.key, "nonce": entry.nonce}) or {}
         except RequestError as exc:
-            raise _failed("Error posting unseal key", exc) from None
+            raise failed("Error posting unseal key", exc) from None
         if not response.get("complete"):
             self._print_status(ctx, response, verification=args.verify)
             if ctx.format == "table":
                 required = response.get("t" if args.verify else "required", 0)
                 done = int(response.get("progress", 0))
                 ctx.env.out("")
-                ctx.env.out(_wrap(
+                ctx.env.out(wrap(
                     f"{done} of {required} shares entered; {max(required - done, 0)} more needed. Next: the next "
                     f"key holder runs `{self._again(args, args.verify)}`."))
             return Exit.OK
@@ -205,9 +191,7 @@ class RekeyCommand(Command):
         if ctx.format != "table":
             ctx.env.out(dump(dict(response), ctx.format))
             return Exit.OK
-        keys = response.get("keys") or []
-        keys_b64 = response.get("keys_base64") or []
-        shown = keys_b64 if len(keys_b64) == len(keys) else keys
+        shown = shown_keys(response, "keys", "keys_base64")
         fingerprints = response.get("pgp_fingerprints") or []
         ctx.env.out("")
         for number, key in enumerate(shown, 1):
@@ -219,36 +203,36 @@ class RekeyCommand(Command):
         ctx.env.out(f"Operation nonce: {response.get('nonce', '')}")
         if fingerprints and response.get("backup"):
             ctx.env.out("")
-            ctx.env.out(_wrap(
+            ctx.env.out(wrap(
                 f"The encrypted unseal keys are backed up to \"core/{'recovery' if prefix != 'rekey' else 'unseal'}"
                 "-keys-backup\" in the storage backend. Remove these keys at any time using "
                 "\"sealer operator rekey -backup-delete\". Sealer does not automatically remove these keys."))
         shares, threshold = status.get("n", len(shown)), status.get("t", 0)
         ctx.env.out("")
         if not response.get("verification_required"):
-            ctx.env.out(_wrap(
+            ctx.env.out(wrap(
                 f"Sealer rekeyed with {shares} key shares and a key threshold of {threshold}. Please securely "
                 "distribute the key shares printed above. When Sealer is re-sealed, restarted, or stopped, you "
                 f"must supply at least {threshold} of these keys to unseal it before it can start servicing "
                 "requests."))
             return Exit.OK
-        ctx.env.out(_wrap(
+        ctx.env.out(wrap(
             f"Sealer has created a new key, split into {shares} key shares and a key threshold of {threshold}. "
             "These will not be active until after verification is complete. Please securely distribute the key "
             "shares printed above. When Sealer is re-sealed, restarted, or stopped, you must supply at least "
             f"{threshold} of these keys to unseal it before it can start servicing requests."))
         ctx.env.out("")
-        ctx.env.err(_wrap(
+        ctx.env.err(wrap(
             "Again, these key shares are _not_ valid until verification is performed. Do not lose or discard "
             "your current key shares until after verification is complete or you will be unable to unseal "
             "Sealer. If you cancel the rekey process or seal Sealer before verification is complete the new "
             "shares will be discarded and the current shares will remain valid."))
         ctx.env.err("")
-        ctx.env.err(_wrap("The current verification status, including initial nonce, is shown below."))
+        ctx.env.err(wrap("The current verification status, including initial nonce, is shown below."))
         ctx.env.err("")
         self._print_status(ctx, self._read_status(client, prefix, True), verification=True)
         ctx.env.out("")
-        ctx.env.out(_wrap(
+        ctx.env.out(wrap(
             f"Next: {threshold} holders of the new keys each run `{self._again(args, verify=True)}` "
             f"and enter their new key (verification nonce {response.get('verification_nonce', '')})."))
         return Exit.OK
@@ -257,14 +241,14 @@ class RekeyCommand(Command):
         try:
             secret = client.get(f"sys/{path}") or {}
         except RequestError as exc:
-            raise _failed("Error retrieving rekey stored keys", exc) from None
+            raise failed("Error retrieving rekey stored keys", exc) from None
         return output_secret(ctx, secret)
 
     def _backup_delete(self, ctx: Context, client: Client, path: str) -> int:
         try:
             client.delete(f"sys/{path}")
         except RequestError as exc:
-            raise _failed("Error deleting rekey stored keys", exc) from None
+            raise failed("Error deleting rekey stored keys", exc) from None
         ctx.env.out("Success! Delete stored keys (if they existed)")
         return Exit.OK
 

@@ -29,4 +29,5 @@ COMMANDS: dict[str, Entry] = {
     "status": Entry("sealer.cli.status", "StatusCommand", "Print seal and HA status"),
     "server": Entry("sealer.cli.server", "ServerCommand", "Start a Sealer server"),
     "operator": Entry("sealer.cli.operator", "GROUP", "Perform operator-specific tasks"),
+    "audit": Entry("sealer.cli.audit", "GROUP", "Interact with audit devices"),
 }

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.daemon import Daemon
+from tests.e2e.daemon import DAEMON_LOGS, Daemon
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -33,6 +34,29 @@ def pkcs11_config(token: Any, workdir: Path, **seal: Any) -> dict[str, Any]:
 
 def shamir_config(workdir: Path) -> dict[str, Any]:
     return {"storage": {"sqlite": {"path": str(workdir / "data" / "sealer.db")}}, "seal": {"shamir": {}}}
+
+
+# Clear values the end-to-end tests send: tokens look like these, the rest are the suite's secrets.
+_CLEAR_TOKEN = re.compile(rb"hv[sb]\.[A-Za-z0-9_-]{20,}")
+_CLEAR_SECRETS = (
+    b"hunter2-plaintext", b"correct-horse-battery-staple", b"correct horse", b"s3cret", b"wonderland",
+    b"app-db", b"other-db",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_daemon_log() -> Iterator[None]:
+    """After the whole session: grep every daemon's log (its stderr) for tokens and the suite's secrets."""
+    yield
+    leaks = []
+    for log in DAEMON_LOGS:
+        if not log.exists():
+            continue
+        text = log.read_bytes()
+        found = _CLEAR_TOKEN.findall(text) + [s for s in _CLEAR_SECRETS if s in text]
+        if found:
+            leaks.append(f"{log}: {sorted(set(found))[:3]}")
+    assert not leaks, "secrets in clear in daemon logs:\n" + "\n".join(leaks)
 
 
 @pytest.fixture

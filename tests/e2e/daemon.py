@@ -21,6 +21,10 @@ import yaml
 
 STARTUP_TIMEOUT = 30.0
 
+# Every daemon's log started in this test session, for the end-of-session check that no log holds a
+# secret in clear (tests/e2e/conftest.py).
+DAEMON_LOGS: list[Path] = []
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -69,6 +73,9 @@ class Daemon:
     @property
     def log_path(self) -> Path:
         return self.workdir / "daemon.log"
+
+    def __post_init__(self) -> None:
+        DAEMON_LOGS.append(self.log_path)
 
     @property
     def stdout_path(self) -> Path:

@@ -5,33 +5,18 @@ stored (decrypted) for values that must never be kept in clear."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from engine.barrier import Barrier
 from engine.barrier.barrier import KEYRING_PATH
 from engine.core import Core
-from engine.crypto import new_key
 from engine.errors import EngineError
 from engine.request import Op, Request, Response
 from engine.storage.memory import MemoryStorage
 from engine.storage.view import all_keys
+from tests.engine.core_harness import Clock, raised, unsealed_barrier
 
-START = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
 CLIENT = "10.1.2.3"
-
-
-class Clock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -59,9 +44,7 @@ class Engine:
     async def error(
         self, op: Op, path: str, data: dict[str, Any] | None = None, *, token: str | None = "root", remote: str = CLIENT
     ) -> EngineError:
-        with pytest.raises(EngineError) as caught:
-            await self.call(op, path, data, token=token, remote=remote)
-        return caught.value
+        return await raised(self.call(op, path, data, token=token, remote=remote))
 
     async def enable_auth(self, path: str, method: str, **body: Any) -> None:
         await self.call(Op.UPDATE, f"sys/auth/{path}", {"type": method, **body})
@@ -95,10 +78,7 @@ class Engine:
 
 async def make_engine() -> Engine:
     physical = MemoryStorage()
-    barrier = Barrier(physical)
-    root_key = new_key()
-    await barrier.initialize(root_key)
-    await barrier.unseal(root_key)
+    barrier = await unsealed_barrier(physical)
     clock = Clock()
     core = Core(barrier, clock=clock)
     await core.setup()

@@ -16,7 +16,8 @@ from engine.errors import BadRequest, EngineError, NotFound, PermissionDenied
 from engine.mounts import MountEntry
 from engine.request import Auth, Op, Request
 from engine.storage.memory import MemoryStorage
-from tests.engine.auth_harness import Clock, Engine, make_engine
+from tests.engine.auth_harness import Engine, make_engine
+from tests.engine.core_harness import Clock
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 

@@ -15,8 +15,9 @@ from engine.request import Op, Request
 from engine.storage.base import BatchOp, Storage
 from engine.storage.memory import MemoryStorage
 from engine.storage.view import all_keys
+from tests.engine.core_harness import START, Clock
 from tests.engine.kv_v2_harness import Kv, bind_clock, close_kv
-from tests.engine.token_harness import START, Clock, start_engine
+from tests.engine.token_harness import start_engine
 
 V1_ENTRIES = {
     "app/db": {"user": "app", "port": 5432},

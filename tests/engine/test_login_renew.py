@@ -20,7 +20,8 @@ from engine.request import Op, Request
 from engine.router import Route
 from engine.storage.memory import MemoryStorage
 from engine.tokens import TokenEntry
-from tests.engine.auth_harness import Clock, Engine, make_engine
+from tests.engine.auth_harness import Engine, make_engine
+from tests.engine.core_harness import Clock
 
 PASSWORD = "correct horse battery staple"
 HOUR = 3600

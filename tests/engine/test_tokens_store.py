@@ -8,7 +8,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from token_harness import START, Clock
 
 from engine.errors import BadRequest, PermissionDenied
 from engine.request import Auth
@@ -26,6 +25,7 @@ from engine.tokens import (
     TokenEntry,
     TokenStore,
 )
+from tests.engine.core_harness import START, Clock
 
 
 async def store_over(storage: MemoryStorage, clock: Clock | None = None) -> TokenStore:

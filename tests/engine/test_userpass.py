@@ -17,7 +17,8 @@ from engine.errors import BadRequest, NotFound, PermissionDenied
 from engine.mounts import MountEntry
 from engine.request import Auth, Op, Request
 from engine.storage.memory import MemoryStorage
-from tests.engine.auth_harness import Clock, Engine, make_engine
+from tests.engine.auth_harness import Engine, make_engine
+from tests.engine.core_harness import Clock
 
 PASSWORD = "correct horse battery staple"
 

@@ -15,7 +15,8 @@ from engine.errors import BadRequest, EngineError, NotFound, PermissionDenied
 from engine.request import Op, RawResponse, Request, Response
 from engine.storage.view import all_keys
 from engine.tokens import rfc3339
-from tests.engine.auth_harness import START, Engine, make_engine
+from tests.engine.auth_harness import Engine, make_engine
+from tests.engine.core_harness import START
 
 INVALID = "wrapping token is not valid or does not exist"
 

@@ -4,33 +4,18 @@ ways to call it as a given token."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from engine.barrier import Barrier
 from engine.core import Core
-from engine.crypto import new_key
 from engine.errors import EngineError, PermissionDenied
 from engine.request import Op, Request, Response
 from engine.storage.memory import MemoryStorage
 from engine.storage.view import all_keys
+from tests.engine.core_harness import Clock, raised, unsealed_barrier
 
-START = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
 HOUR = 3600
 SYSTEM_MAX = 768 * HOUR
-
-
-class Clock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -48,9 +33,7 @@ class Engine:
     async def error(
         self, op: Op, path: str, data: dict[str, Any] | None = None, token: str | None = None
     ) -> EngineError:
-        with pytest.raises(EngineError) as caught:
-            await self.call(op, path, data, token)
-        return caught.value
+        return await raised(self.call(op, path, data, token))
 
     async def create(self, token: str | None = None, path: str = "auth/token/create", **data: Any) -> dict[str, Any]:
         """Create a token (as root unless `token` is given) and return Vault's auth block."""
@@ -86,10 +69,7 @@ class Engine:
 
 async def start_engine() -> Engine:
     physical = MemoryStorage()
-    barrier = Barrier(physical)
-    root_key = new_key()
-    await barrier.initialize(root_key)
-    await barrier.unseal(root_key)
+    barrier = await unsealed_barrier(physical)
     clock = Clock()
     core = Core(barrier, clock=clock)
     await core.setup()

@@ -6,31 +6,15 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from engine.barrier import Barrier
 from engine.core import Core
-from engine.crypto import new_key
 from engine.errors import EngineError
 from engine.request import Op, Request, Response
 from engine.storage.memory import MemoryStorage
 from engine.token_keys import TokenKeys
-
-START = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from tests.engine.core_harness import Clock, raised, unsealed_barrier
 
 
 def b64(data: bytes | str) -> str:
@@ -57,9 +41,7 @@ class Transit:
     async def error(
         self, op: Op, path: str, data: dict[str, Any] | None = None, token: str | None = None
     ) -> EngineError:
-        with pytest.raises(EngineError) as caught:
-            await self.call(op, path, data, token)
-        return caught.value
+        return await raised(self.call(op, path, data, token))
 
     async def write(self, path: str, **data: Any) -> dict[str, Any]:
         response = await self.call(Op.UPDATE, path, data)
@@ -106,10 +88,7 @@ class Transit:
 
 async def start_transit(token_keys: TokenKeys | None = None) -> Transit:
     physical = MemoryStorage()
-    barrier = Barrier(physical)
-    root_key = new_key()
-    await barrier.initialize(root_key)
-    await barrier.unseal(root_key)
+    barrier = await unsealed_barrier(physical)
     clock = Clock()
     core = Core(barrier, clock=clock, token_keys=token_keys)
     await core.setup()

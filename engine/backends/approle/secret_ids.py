@@ -86,11 +86,13 @@ class SecretIdPaths:
             Path("tidy/secret-id", operations={Op.UPDATE: self.tidy}, synopsis="Remove expired secret IDs."),
         ]
 
-    async def _role(self, store: ApproleStore, data: FieldData) -> tuple[str, RoleEntry]:
+    async def _role(
+        self, store: ApproleStore, data: FieldData, *, missing: type[BadRequest] | type[NotFound] = BadRequest
+    ) -> tuple[str, RoleEntry]:
         name: str = data.get("role_name").lower()
         role = await store.role(name)
         if role is None:
-            raise BadRequest(f'role "{name}" does not exist')
+            raise missing(f'role "{name}" does not exist')
         return name, role
 
     # --- issue --------------------------------------------------------------------------------
@@ -106,10 +108,7 @@ class SecretIdPaths:
         if not secret_id:
             raise BadRequest("missing secret_id")
         store = ApproleStore(storage)
-        name = data.get("role_name").lower()
-        role = await store.role(name)
-        if role is None:
-            raise NotFound(f'role "{name}" does not exist')
+        name, role = await self._role(store, data, missing=NotFound)
         if not role.bind_secret_id:
             raise BadRequest("bind_secret_id is not set on the role")
 
@@ -175,13 +174,16 @@ class SecretIdPaths:
                 accessors.append(entry.secret_id_accessor)
         return Response(data={"keys": accessors} if accessors else {})
 
-    async def lookup(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+    async def _by_secret_id(self, data: FieldData, storage: Storage) -> tuple[ApproleStore, str]:
         secret_id = data.get("secret_id")
         if not secret_id:
             raise BadRequest("missing secret_id")
         store = ApproleStore(storage)
         name, role = await self._role(store, data)
-        key = store.secret_key(role, name, secret_id)
+        return store, store.secret_key(role, name, secret_id)
+
+    async def lookup(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        store, key = await self._by_secret_id(data, storage)
         async with self.ctx.lock:
             entry = await store.secret_id_at(key)
             if entry is None:
@@ -192,12 +194,7 @@ class SecretIdPaths:
         return Response(data=entry.describe())
 
     async def destroy(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        secret_id = data.get("secret_id")
-        if not secret_id:
-            raise BadRequest("missing secret_id")
-        store = ApproleStore(storage)
-        name, role = await self._role(store, data)
-        key = store.secret_key(role, name, secret_id)
+        store, key = await self._by_secret_id(data, storage)
         async with self.ctx.lock:
             entry = await store.secret_id_at(key)
             if entry is not None:

@@ -4,12 +4,19 @@ is not an error."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from engine.backends.kv_v2.context import KvContext
 from engine.backends.kv_v2.inputs import version_numbers
+from engine.backends.kv_v2.records import KeyMetadata
+from engine.backends.kv_v2.store import KvStore
 from engine.errors import BadRequest
 from engine.framework import FieldData, Path
 from engine.request import Op, Request, Response
-from engine.storage.base import Storage
+from engine.storage.base import BatchOp, Storage
+
+# Changes a key's versions in place; returns the storage operations to commit besides its metadata.
+_Change = Callable[[KvStore, KeyMetadata, list[int]], Awaitable[list[BatchOp]]]
 
 
 class VersionsSection:
@@ -39,36 +46,37 @@ class VersionsSection:
             ),
         ]
 
-    async def delete(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+    async def _change(self, data: FieldData, storage: Storage, missing: str, change: _Change) -> None:
+        """The steps every version change shares: the version numbers (missing is the error when there
+        are none), then the change, under the key's lock, of a key that exists."""
         numbers = version_numbers(data.raw.get("versions"))
         if not numbers:
-            raise BadRequest("No version number provided")
+            raise BadRequest(missing)
         key = data.get("path")
         store = self.context.store(storage)
         async with self.context.locks(key):
             meta = await store.metadata(key)
-            if meta is None:
-                return None
+            if meta is not None:
+                # The change comes first: put_metadata encodes meta as it is when called.
+                others = await change(store, meta, numbers)
+                await store.commit([store.put_metadata(meta), *others])
+
+    async def delete(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        async def mark_deleted(store: KvStore, meta: KeyMetadata, numbers: list[int]) -> list[BatchOp]:
             now = self.context.now()
             for number in numbers:
                 version = meta.versions.get(number)
                 if version is None or version.unreadable(now):
                     continue
                 version.deletion_time = now
-            await store.commit([store.put_metadata(meta)])
+            return []
+
+        await self._change(data, storage, "No version number provided", mark_deleted)
         return None
 
     async def undelete(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        numbers = version_numbers(data.raw.get("versions"))
-        if not numbers:
-            raise BadRequest("No version number provided")
-        key = data.get("path")
-        store = self.context.store(storage)
-        config = await store.config()
-        async with self.context.locks(key):
-            meta = await store.metadata(key)
-            if meta is None:
-                return None
+        async def restore(store: KvStore, meta: KeyMetadata, numbers: list[int]) -> list[BatchOp]:
+            config = await store.config()
             now = self.context.now()
             for number in numbers:
                 version = meta.versions.get(number)
@@ -76,22 +84,18 @@ class VersionsSection:
                     continue
                 # An undeleted version starts a fresh delete_version_after period, as in Vault.
                 version.deletion_time = config.deletion_time(now, meta)
-            await store.commit([store.put_metadata(meta)])
+            return []
+
+        await self._change(data, storage, "No version number provided", restore)
         return None
 
     async def destroy(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        numbers = version_numbers(data.raw.get("versions"))
-        if not numbers:
-            raise BadRequest("no version number provided")
-        key = data.get("path")
-        store = self.context.store(storage)
-        async with self.context.locks(key):
-            meta = await store.metadata(key)
-            if meta is None:
-                return None
+        async def destroy_versions(store: KvStore, meta: KeyMetadata, numbers: list[int]) -> list[BatchOp]:
             for number in numbers:
                 version = meta.versions.get(number)
                 if version is not None:
                     version.destroyed = True
-            await store.commit([store.put_metadata(meta), *store.delete_versions(key, list(dict.fromkeys(numbers)))])
+            return store.delete_versions(data.get("path"), list(dict.fromkeys(numbers)))
+
+        await self._change(data, storage, "no version number provided", destroy_versions)
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,27 @@ def _decode_inputs(items: list[_Item], outcome: Outcome) -> None:
             item.error = outcome.failed(exc)
 
 
+async def _each(items: list[_Item], outcome: Outcome, work: Callable[[int, _Item], Awaitable[dict[str, Any]]]) -> None:
+    """Runs work on every item that has not failed yet; an engine error fails only that item."""
+    for index, item in enumerate(items):
+        if item.error:
+            continue
+        try:
+            result = await work(index, item)
+        except EngineError as exc:
+            item.error = outcome.failed(exc)
+            continue
+        outcome.succeeded()
+        item.result = result
+
+
+def _item_aad(policy: Policy, index: int, item: _Item) -> bytes:
+    """The item's associated data, once its nonce is known to be allowed for the key."""
+    if item.fields["nonce"] and not nonce_allowed(policy):
+        raise TransitError(ERR_NONCE_NOT_ALLOWED)
+    return _associated_data(policy, index, item.fields["associated_data"])
+
+
 def _associated_data(policy: Policy, index: int, encoded: str) -> bytes:
     if not encoded:
         return b""
@@ -84,6 +106,16 @@ def _associated_data(policy: Policy, index: int, encoded: str) -> bytes:
         return decode_b64(encoded)
     except TransitError as exc:
         raise TransitError(f"unable to get associated_data/additional_data from factory[0]: {exc.message}") from None
+
+
+async def _encrypt(keyring: Keyring, item: _Item, plaintext: bytes, aad: bytes) -> dict[str, Any]:
+    version = item.fields["key_version"]
+    ciphertext = await keyring.encrypt(version, item.context, item.nonce, plaintext, aad)
+    return {"ciphertext": ciphertext, "key_version": version or keyring.policy.latest_version}
+
+
+async def _decrypt(keyring: Keyring, item: _Item, aad: bytes) -> bytes:
+    return await keyring.decrypt(item.context, item.nonce, item.fields["ciphertext"], aad)
 
 
 class CryptPaths:
@@ -185,20 +217,11 @@ class CryptPaths:
         else:
             policy = await self._policy(storage, name)
         keyring = self.store.keyring(policy)
-        for index, (item, plaintext) in enumerate(zip(items, plaintexts, strict=True)):
-            if item.error:
-                continue
-            try:
-                if item.fields["nonce"] and not nonce_allowed(policy):
-                    raise TransitError(ERR_NONCE_NOT_ALLOWED)
-                aad = _associated_data(policy, index, item.fields["associated_data"])
-                version = item.fields["key_version"]
-                ciphertext = await keyring.encrypt(version, item.context, item.nonce, plaintext, aad)
-            except EngineError as exc:
-                item.error = outcome.failed(exc)
-                continue
-            outcome.succeeded()
-            item.result = {"ciphertext": ciphertext, "key_version": version or policy.latest_version}
+
+        async def encrypt_item(index: int, item: _Item) -> dict[str, Any]:
+            return await _encrypt(keyring, item, plaintexts[index], _item_aad(policy, index, item))
+
+        await _each(items, outcome, encrypt_item)
 
         response = self._respond(items, batch, outcome, _encrypt_result)
         if req.op is Op.CREATE and not created:
@@ -228,9 +251,10 @@ class CryptPaths:
             raise outcome.single_error(item.error)
         return Response(data=dict(item.result or {}))
 
-    # -- decrypt --------------------------------------------------------------------------------
+    # -- decrypt and rewrap ----------------------------------------------------------------------
 
-    async def decrypt(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+    async def _ciphertexts(self, data: FieldData, storage: Storage) -> tuple[list[_Item], bool, Outcome, Keyring]:
+        """The checked ciphertext items of a decrypt or rewrap, and the keyring that opens them."""
         items, batch = self._items(data, "ciphertext", "missing ciphertext to decrypt")
         outcome = Outcome()
         _check_context(items)
@@ -239,53 +263,27 @@ class CryptPaths:
                 item.error = outcome.failed(TransitError("missing ciphertext to decrypt"))
         _decode_inputs([item for item in items if not item.error], outcome)
         policy = await self._policy(storage, data.get("name"))
-        keyring = self.store.keyring(policy)
-        for index, item in enumerate(items):
-            if item.error:
-                continue
-            try:
-                plaintext = await self._decrypt_item(keyring, index, item)
-            except EngineError as exc:
-                item.error = outcome.failed(exc)
-                continue
-            outcome.succeeded()
-            item.result = {"plaintext": plaintext}
+        return items, batch, outcome, self.store.keyring(policy)
+
+    async def decrypt(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
+        items, batch, outcome, keyring = await self._ciphertexts(data, storage)
+
+        async def decrypt_item(index: int, item: _Item) -> dict[str, Any]:
+            aad = _item_aad(keyring.policy, index, item)
+            return {"plaintext": b64.encode(await _decrypt(keyring, item, aad))}
+
+        await _each(items, outcome, decrypt_item)
         response = self._respond(items, batch, outcome, _decrypt_result)
         return outcome.respond(response, partial_code(data, batch))
 
-    async def _decrypt_item(self, keyring: Keyring, index: int, item: _Item) -> str:
-        if item.fields["nonce"] and not nonce_allowed(keyring.policy):
-            raise TransitError(ERR_NONCE_NOT_ALLOWED)
-        aad = _associated_data(keyring.policy, index, item.fields["associated_data"])
-        return b64.encode(await keyring.decrypt(item.context, item.nonce, item.fields["ciphertext"], aad))
-
-    # -- rewrap ---------------------------------------------------------------------------------
-
     async def rewrap(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        items, batch = self._items(data, "ciphertext", "missing ciphertext to decrypt")
-        outcome = Outcome()
-        _check_context(items)
-        for item in items:
-            if not item.fields["ciphertext"]:
-                item.error = outcome.failed(TransitError("missing ciphertext to decrypt"))
-        _decode_inputs([item for item in items if not item.error], outcome)
-        policy = await self._policy(storage, data.get("name"))
-        keyring = self.store.keyring(policy)
-        for index, item in enumerate(items):
-            if item.error:
-                continue
-            try:
-                if item.fields["nonce"] and not nonce_allowed(policy):
-                    raise TransitError(ERR_NONCE_NOT_ALLOWED)
-                aad = _associated_data(policy, index, item.fields["associated_data"])
-                plaintext = await keyring.decrypt(item.context, item.nonce, item.fields["ciphertext"], aad)
-                version = item.fields["key_version"]
-                ciphertext = await keyring.encrypt(version, item.context, item.nonce, plaintext, aad)
-            except EngineError as exc:
-                item.error = outcome.failed(exc)
-                continue
-            outcome.succeeded()
-            item.result = {"ciphertext": ciphertext, "key_version": version or policy.latest_version}
+        items, batch, outcome, keyring = await self._ciphertexts(data, storage)
+
+        async def rewrap_item(index: int, item: _Item) -> dict[str, Any]:
+            aad = _item_aad(keyring.policy, index, item)
+            return await _encrypt(keyring, item, await _decrypt(keyring, item, aad), aad)
+
+        await _each(items, outcome, rewrap_item)
         response = self._respond(items, batch, outcome, _encrypt_result)
         return outcome.respond(response, partial_code(data, batch))
 

@@ -1,0 +1,1 @@
+"""Audit devices: every request and response, HMAC'd, fail-closed, chained."""

@@ -1,0 +1,39 @@
+"""Vault's audit hashing: string values become "hmac-sha256:<hex>" under the device's salt, so an
+operator holding a value can find it (sys/audit-hash) but the log never carries it in clear."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.crypto import hmac_sha256
+
+PREFIX = "hmac-sha256:"
+
+
+def hash_string(salt: bytes, value: str) -> str:
+    return PREFIX + hmac_sha256(salt, value.encode()).hex()
+
+
+def hash_structure(salt: bytes, value: Any) -> Any:
+    """A copy of `value` with every string inside it (recursively, map keys excepted, as Vault's
+    hashstructure) hashed; numbers, booleans and nulls are kept. Anything else is hashed as its text."""
+    if isinstance(value, str):
+        return hash_string(salt, value)
+    if isinstance(value, dict):
+        return {str(k): hash_structure(salt, v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [hash_structure(salt, v) for v in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return hash_string(salt, str(value))
+
+
+def plain_structure(value: Any) -> Any:
+    """A JSON-safe copy of `value` (log_raw): what cannot be JSON becomes its text."""
+    if isinstance(value, dict):
+        return {str(k): plain_structure(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_structure(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return str(value)
