@@ -40,3 +40,20 @@ async def unsealed_barrier(physical: MemoryStorage) -> Barrier:
     await barrier.initialize(root_key)
     await barrier.unseal(root_key)
     return barrier
+
+
+# What sys/mounts and sys/auth show for each mount, as Vault shows it.
+MOUNT_INFO_KEYS = {
+    "type",
+    "description",
+    "accessor",
+    "config",
+    "external_entropy_access",
+    "local",
+    "seal_wrap",
+    "options",
+    "uuid",
+    "plugin_version",
+    "running_plugin_version",
+    "running_sha256",
+}

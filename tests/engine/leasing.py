@@ -6,7 +6,7 @@ unreachable is a failure no real engine here can produce on demand), and a Core 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,27 +14,23 @@ import pytest
 from engine.backends import registry
 from engine.barrier import Barrier
 from engine.core import Core
-from engine.crypto import new_key
 from engine.errors import EngineError
 from engine.framework import Backend, Field, FieldData, FieldType, Path, SecretLease
 from engine.mounts import MountEntry
 from engine.request import Op, Request, Response, Secret
 from engine.storage.base import Storage
 from engine.storage.memory import MemoryStorage
+from tests.engine import core_harness
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 LEASE_ID = r"[A-Za-z0-9]{24}"
 
 
-class Clock:
+class Clock(core_harness.Clock):
+    """The shared fake clock, starting at this module's START."""
+
     def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+        super().__init__(now)
 
 
 class Unreachable(ConnectionError):
@@ -138,11 +134,7 @@ class World:
 
 
 async def unsealed_barrier() -> Barrier:
-    barrier = Barrier(MemoryStorage())
-    root_key = new_key()
-    await barrier.initialize(root_key)
-    await barrier.unseal(root_key)
-    return barrier
+    return await core_harness.unsealed_barrier(MemoryStorage())
 
 
 def register_engines(monkeypatch: pytest.MonkeyPatch, engines: dict[str, CredsBackend]) -> None:

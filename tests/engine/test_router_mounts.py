@@ -21,6 +21,7 @@ from engine.request import Op, Request, Response
 from engine.router import Route, Router
 from engine.storage.memory import MemoryStorage
 from engine.storage.view import all_keys
+from tests.engine.core_harness import MOUNT_INFO_KEYS
 
 # --- the router alone --------------------------------------------------------------------------
 
@@ -102,22 +103,6 @@ async def engine() -> AsyncIterator[Engine]:
     await core.setup()
     yield Engine(physical, barrier, core, await core.create_root_token())
     barrier.seal()
-
-
-MOUNT_INFO_KEYS = {
-    "type",
-    "description",
-    "accessor",
-    "config",
-    "external_entropy_access",
-    "local",
-    "seal_wrap",
-    "options",
-    "uuid",
-    "plugin_version",
-    "running_plugin_version",
-    "running_sha256",
-}
 
 
 async def test_first_start_creates_the_default_mounts(engine: Engine) -> None:

@@ -14,21 +14,7 @@ from engine.errors import BadRequest, NotFound, PermissionDenied
 from engine.request import Op
 from engine.storage.view import all_keys
 from tests.engine.auth_harness import Engine, make_engine
-
-MOUNT_INFO_KEYS = {
-    "type",
-    "description",
-    "accessor",
-    "config",
-    "external_entropy_access",
-    "local",
-    "seal_wrap",
-    "options",
-    "uuid",
-    "plugin_version",
-    "running_plugin_version",
-    "running_sha256",
-}
+from tests.engine.core_harness import MOUNT_INFO_KEYS
 
 
 @pytest.fixture
