@@ -15,6 +15,7 @@ system-deps:
 	command -v softhsm2-util >/dev/null 2>&1 && test -f $(MODULE) || missing="$(APT_PKGS)"; \
 	python3 -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	command -v gpg >/dev/null 2>&1 || missing="$$missing gnupg"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
