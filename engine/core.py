@@ -8,6 +8,8 @@ teardown() before sealing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections import ChainMap
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -16,6 +18,8 @@ from typing import Any, Protocol
 from engine.audit.broker import AuditBroker, AuditFailed
 from engine.backends.cubbyhole import MOUNT_TYPE as CUBBYHOLE
 from engine.backends.cubbyhole import cubbyhole_factory, cubbyholes, destroy_on_revoke, required_mounts
+from engine.backends.database import database_factory
+from engine.backends.pki import pki_factory
 from engine.backends.registry import SECRET_ENGINES, auth_factories
 from engine.backends.system import BarrierKeys, SystemBackend, SystemContext
 from engine.backends.token import TokenBackend
@@ -27,7 +31,7 @@ from engine.expiration.login_renew import LoginRenewal
 from engine.expiration.token_link import StoreLink, link
 from engine.framework import SpecialPaths
 from engine.mounts import BackendFactory, MountManager
-from engine.policy import PolicyStore, normalize_request_path
+from engine.policy import PolicyStore, normalize_request_path, warm_up_parser
 from engine.request import Op, Request, Response
 from engine.router import Route
 from engine.storage.base import Storage
@@ -41,6 +45,11 @@ from engine.wrapping import (
     is_wrapping_token,
     wrap_ttl,
 )
+
+log = logging.getLogger("engine.core")
+
+# Seconds between rounds of the backends' periodic work (Vault's static-role queue ticks every 5s).
+PERIODIC_INTERVAL = 5.0
 
 
 class SealableStorage(Storage, BarrierKeys, Protocol):
@@ -81,13 +90,21 @@ class _Audited:
 
 class Core:
     def __init__(
-        self, barrier: SealableStorage, *, clock: Clock = utc_now, token_keys: TokenKeys | None = None
+        self,
+        barrier: SealableStorage,
+        *,
+        clock: Clock = utc_now,
+        token_keys: TokenKeys | None = None,
+        periodic_interval: float = PERIODIC_INTERVAL,
     ) -> None:
         self._barrier = barrier
         self._clock = clock
+        self._periodic_interval = periodic_interval
         # The PKCS#11 token that transit's hsm-* keys live in (None: the seal has no token).
         self._token_keys = token_keys
         self._serving: _Serving | None = None
+        # Once per process, at start-up: otherwise the first unseal pays for building the policy parser.
+        warm_up_parser()
 
     async def setup(self) -> None:
         """Load the token store, the policies, the mount tables (creating the defaults on first
@@ -115,6 +132,8 @@ class Core:
             "token": lambda entry: TokenBackend(entry, tokens, policies),
             CUBBYHOLE: cubbyhole_factory,
             "transit": transit_factory(self._token_keys, self._clock),
+            "pki": pki_factory(self._token_keys, self._clock),
+            "database": database_factory(self._clock),
         }
         mounts = MountManager(
             self._barrier, ChainMap(builtins, SECRET_ENGINES), auth_factories(self._clock), required=required_mounts
@@ -133,7 +152,28 @@ class Core:
         """Long-running jobs the daemon runs while unsealed, each until its event is set: the
         expiration manager's one task."""
         serving = self._serving
-        return [] if serving is None else [serving.expiration.run]
+        return [] if serving is None else [serving.expiration.run, self._run_periodic]
+
+    async def periodic(self) -> None:
+        """One round of every mounted backend's periodic work (Vault's PeriodicFunc); one backend
+        failing does not keep the others from theirs."""
+        serving = self._loaded()
+        for route in serving.mounts.router.routes():
+            try:
+                await route.backend.periodic(route.storage)
+            except Sealed:
+                raise
+            except Exception:
+                log.exception("periodic work of the mount at %s failed", route.entry.path)
+
+    async def _run_periodic(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await self.periodic()
+            except Sealed:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self._periodic_interval)
 
     @property
     def expiration(self) -> ExpirationManager:
@@ -143,6 +183,8 @@ class Core:
         serving, self._serving = self._serving, None
         if serving is not None:
             await serving.audit.close()
+            for route in serving.mounts.router.routes():
+                await route.backend.cleanup()
 
     async def audit_reopen(self) -> None:
         """SIGHUP: the audit devices reopen their files (or reconnect), each starting a new chain

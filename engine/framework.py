@@ -32,6 +32,7 @@ class FieldType(enum.Enum):
     BOOL = "bool"
     MAP = "map"
     LIST = "list"  # Vault's TypeCommaStringSlice: "a,b" or a JSON list
+    STRING_LIST = "string_list"  # Vault's TypeStringSlice: a JSON list, or one string (never split on ",")
     KV_PAIRS = "kv_pairs"  # Vault's TypeKVPairs: a map of strings, or a list of "k=v"
     DURATION = "duration"  # Vault's TypeDurationSecond: seconds, or "30s"/"5m"/"1h"/"1d"
 
@@ -42,6 +43,7 @@ _ZERO: dict[FieldType, Any] = {
     FieldType.BOOL: False,
     FieldType.MAP: {},
     FieldType.LIST: [],
+    FieldType.STRING_LIST: [],
     FieldType.KV_PAIRS: {},
     FieldType.DURATION: 0,
 }
@@ -69,6 +71,7 @@ _ARTICLE = {
     FieldType.BOOL: "a bool",
     FieldType.MAP: "a map",
     FieldType.LIST: "a list",
+    FieldType.STRING_LIST: "a list of strings",
     FieldType.KV_PAIRS: "a map of strings",
     FieldType.DURATION: "a duration",
 }
@@ -182,6 +185,11 @@ def _parse_list(value: Any) -> list[str]:
     return [s for s in (_weak_string(item).strip() for item in items) if s]
 
 
+def _parse_string_list(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [s for s in (_weak_string(item).strip() for item in items) if s]
+
+
 def _parse_kv_pairs(value: Any) -> dict[str, str]:
     if isinstance(value, dict):
         return {str(k): _weak_string(v) for k, v in value.items()}
@@ -202,6 +210,7 @@ _PARSERS: dict[FieldType, Callable[[Any], Any]] = {
     FieldType.BOOL: _parse_bool,
     FieldType.MAP: _parse_map,
     FieldType.LIST: _parse_list,
+    FieldType.STRING_LIST: _parse_string_list,
     FieldType.KV_PAIRS: _parse_kv_pairs,
     FieldType.DURATION: parse_duration,
 }
@@ -335,6 +344,16 @@ class Backend:
         caps them by the max TTLs. Secrets of a backend that does not override this are issued as
         not renewable."""
         raise BadRequest("lease is not renewable")
+
+    async def periodic(self, storage: Storage) -> None:
+        """Scheduled work (Vault's PeriodicFunc), called every few seconds while unsealed with the
+        mount's storage: e.g. rotating static database passwords. Errors are logged, never fatal."""
+        return None
+
+    async def cleanup(self) -> None:
+        """Release what the backend holds outside storage (Vault's Cleanup: connection pools), on
+        unmount and before sealing."""
+        return None
 
     @classmethod
     def renews_secrets(cls) -> bool:

@@ -303,6 +303,7 @@ class MountManager:
         table = self._table(entry)
         await table.save(self._storage, [e for e in table.entries if e is not entry])
         self.router.remove(entry.path)
+        await route.backend.cleanup()
         # After the table change: a crash here leaves unreachable data, never a mount without data.
         await clear(self._storage, entry.storage_prefix)
 
@@ -326,6 +327,7 @@ class MountManager:
             if rebuild:
                 self.router.remove(entry.path)
                 self.router.add(self._route(entry))
+                await route.backend.cleanup()
 
     # --- remount -----------------------------------------------------------------------------------
 

@@ -153,3 +153,13 @@ class RawResponse(Response):
 
     def envelope(self, request_id: str, mount_type: str = "") -> dict[str, Any]:
         return self.body
+
+
+@dataclass
+class BytesResponse(Response):
+    """A body sent as bytes under its own content type instead of the envelope (Vault's http_raw_body
+    with http_content_type): a certificate or CRL as DER or PEM."""
+
+    body: bytes = field(default=b"", repr=False)
+    content_type: str = "application/octet-stream"
+    status: int | None = 200

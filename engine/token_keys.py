@@ -30,8 +30,8 @@ class TokenKeys(Protocol):
         ...
 
     async def generate_ec_key(self, label: str, curve: str) -> bytes:
-        """A new ECDSA key pair on `curve` (transit asks for "P-256"), the private half non-extractable
-        and sensitive; returns the public key as DER SubjectPublicKeyInfo."""
+        """A new ECDSA key pair on `curve` (transit asks for "P-256", PKI CAs for "P-256" or "P-384"), the
+        private half non-extractable and sensitive; returns the public key as DER SubjectPublicKeyInfo."""
         ...
 
     async def ec_sign(self, label: str, digest: bytes) -> bytes:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from pkcs11 import GCMParams, GeneralError, Mechanism, SecretKey, Session, Token
+from pkcs11 import GCMParams, GeneralError, Mechanism, PublicKey, SecretKey, Session, Token
 from pkcs11 import exceptions as p11
 
-from hsm import keys
+from hsm import keys, rsa_oaep
 from hsm.errors import (
     ConnectionLost,
     HsmDecryptFailed,
@@ -35,7 +35,10 @@ log = logging.getLogger("sealer.hsm")
 
 IV_BYTES = 12
 TAG_BYTES = 16
-_REQUIRED_MECHANISMS = (Mechanism.AES_GCM, Mechanism.SHA256_HMAC)
+_REQUIRED_MECHANISMS = {
+    "aes-gcm": (Mechanism.AES_GCM, Mechanism.SHA256_HMAC),
+    "rsa-oaep": (Mechanism.RSA_PKCS_OAEP, Mechanism.SHA256_HMAC),
+}
 
 
 @dataclass
@@ -46,12 +49,13 @@ class _State:
     token: Token
     serial: bytes
     session: Session = field(repr=False)
-    aes: SecretKey = field(repr=False)
+    aes: SecretKey | None = field(repr=False)  # mechanism aes-gcm
     hmac: SecretKey = field(repr=False)
     writable: bool = False  # `session` is read-write (opened to generate the seal's keys)
     # Opened on first need by an operation that creates or destroys token objects (token_objects.py);
     # PIN-less like `session`, so closing it never logs the process out.
     rw_session: Session | None = field(default=None, repr=False)
+    rsa_public: PublicKey | None = field(default=None, repr=False)  # mechanism rsa-oaep
 
 
 class Connection:
@@ -99,9 +103,9 @@ class Connection:
             token = lib.get_token(token_label=settings.token_label, token_serial=serial)
         with pkcs11_errors(_at(where, "list the token's mechanisms")):
             mechanisms = token.slot.get_mechanisms()
-        for mechanism in _REQUIRED_MECHANISMS:
+        for mechanism in _REQUIRED_MECHANISMS[settings.mechanism]:
             if mechanism not in mechanisms:
-                raise MechanismUnsupported(f"token {where.token} does not support CKM_{mechanism.name}")
+                raise MechanismUnsupported(_unsupported(where.token, settings.mechanism, mechanism, mechanisms))
         with pkcs11_errors(_at(where, "open a session")):
             # Read-write only when we may have to create keys.
             session = token.open(rw=generate)
@@ -110,7 +114,11 @@ class Connection:
             with pkcs11_errors(_at(where, "log in")):
                 self._module.login(token.serial, session, settings.pin)
             logged_in = True
-            aes = keys.aes_key(session, settings.key_label, generate=generate, where=where)
+            aes, rsa_public = None, None
+            if settings.mechanism == "rsa-oaep":
+                rsa_public = rsa_oaep.key_pair(session, settings.key_label, generate=generate, where=where)
+            else:
+                aes = keys.aes_key(session, settings.key_label, generate=generate, where=where)
             hmac = keys.hmac_key(session, settings.hmac_key_label, generate=generate, where=where)
         except BaseException:
             with suppress(p11.PKCS11Error):
@@ -128,15 +136,23 @@ class Connection:
             "token_model": token.model,
             "key_label": settings.key_label,
             "hmac_key_label": settings.hmac_key_label,
+            "mechanism": settings.mechanism,
         }
-        return _State(self._module.generation, token, token.serial, session, aes, hmac, writable=generate)
+        return _State(self._module.generation, token, token.serial, session, aes, hmac, writable=generate,
+                      rsa_public=rsa_public)
 
     # ---- operations -------------------------------------------------------------------------------
 
     def encrypt(self, plaintext: bytes, aad: bytes) -> bytes:
+        if self._settings.mechanism == "rsa-oaep":
+            where = self._where.with_key(self._settings.key_label, "encrypt")
+            return self._run(lambda state: rsa_oaep.encrypt(_rsa_public(state), plaintext, aad, where))
         return self._run(lambda state: _encrypt(state, plaintext, aad, self._where))
 
     def decrypt(self, blob: bytes, aad: bytes) -> bytes:
+        if self._settings.mechanism == "rsa-oaep":
+            label = self._settings.key_label
+            return self._run(lambda state: rsa_oaep.decrypt(state.token, label, blob, aad, self._where))
         if len(blob) < IV_BYTES + TAG_BYTES:
             raise HsmDecryptFailed("decryption failed: blob shorter than IV + tag")
         return self._run(lambda state: _decrypt(state, blob, aad, self._where))
@@ -212,6 +228,23 @@ class Connection:
         return self._state
 
 
+def _unsupported(token: str, name: str, missing: Mechanism, offered: Collection[Mechanism]) -> str:
+    others = [other for other, needs in _REQUIRED_MECHANISMS.items()
+              if other != name and all(mechanism in offered for mechanism in needs)]
+    hint = f"; it supports mechanism {others[0]}: set `mechanism: {others[0]}`" if others else ""
+    return f"token {token} does not support CKM_{missing.name}, which mechanism {name} needs{hint}"
+
+
+def _rsa_public(state: _State) -> PublicKey:
+    assert state.rsa_public is not None  # connected with mechanism rsa-oaep
+    return state.rsa_public
+
+
+def _aes(state: _State) -> SecretKey:
+    assert state.aes is not None  # connected with mechanism aes-gcm
+    return state.aes
+
+
 def _at(where: Where, action: str) -> Where:
     return Where(where.lib, where.token, action, where.key)
 
@@ -223,13 +256,13 @@ def _gcm(iv: bytes, aad: bytes) -> dict[str, object]:
 def _encrypt(state: _State, plaintext: bytes, aad: bytes, where: Where) -> bytes:
     iv = os.urandom(IV_BYTES)
     with pkcs11_errors(_at(where, "encrypt with AES-GCM")):
-        return iv + bytes(state.aes.encrypt(plaintext, **_gcm(iv, aad)))
+        return iv + bytes(_aes(state).encrypt(plaintext, **_gcm(iv, aad)))
 
 
 def _decrypt(state: _State, blob: bytes, aad: bytes, where: Where) -> bytes:
     iv, sealed = blob[:IV_BYTES], blob[IV_BYTES:]
     try:
-        return bytes(state.aes.decrypt(sealed, **_gcm(iv, aad)))
+        return bytes(_aes(state).decrypt(sealed, **_gcm(iv, aad)))
     except GeneralError as exc:
         # SoftHSM reports a failed tag check and a lost token alike. If the key still encrypts, the
         # session is fine and the data is bad: no reconnect, so tampered input cannot churn the module.
@@ -245,4 +278,4 @@ def _decrypt(state: _State, blob: bytes, aad: bytes, where: Where) -> bytes:
 def _probe(state: _State, where: Where) -> None:
     """Raise ConnectionLost unless the AES key still works on this session."""
     with pkcs11_errors(_at(where, "decrypt with AES-GCM")):
-        state.aes.encrypt(b"", **_gcm(os.urandom(IV_BYTES), b""))
+        _aes(state).encrypt(b"", **_gcm(os.urandom(IV_BYTES), b""))

@@ -37,8 +37,15 @@ def aes_key(session: Session, label: str, *, generate: bool, where: Where) -> Se
 
 
 def hmac_key(session: Session, label: str, *, generate: bool, where: Where) -> SecretKey:
-    """The GENERIC_SECRET key for CKM_SHA256_HMAC."""
-    key = _find_or_generate(
+    """The GENERIC_SECRET key for CKM_SHA256_HMAC (or a CKK_SHA256_HMAC one, as tpm2-pkcs11 makes them)."""
+    with pkcs11_errors(where.with_key(label, f"look up key '{label}'")):
+        try:
+            typed = session.get_key(object_class=ObjectClass.SECRET_KEY, key_type=KeyType.SHA256_HMAC, label=label)
+        except NoSuchKey:
+            typed = None
+    if typed is not None:
+        _refuse_exportable(typed, label, where)
+    key = typed or _find_or_generate(
         session,
         label,
         KeyType.GENERIC_SECRET,

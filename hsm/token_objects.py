@@ -27,8 +27,9 @@ from hsm.errors import HsmDecryptFailed, HsmError, Where, pkcs11_errors
 IV_BYTES = 12
 TAG_BITS = 128
 AES_KEY_BITS = 256
-# The curves transit may keep in a token, by the engine's name -> the OID name python-pkcs11 encodes.
-CURVES = {"P-256": "secp256r1"}
+# The curves engines may keep in a token (transit P-256, PKI CAs P-256 and P-384), by the engine's name ->
+# the OID name python-pkcs11 encodes.
+CURVES = {"P-256": "secp256r1", "P-384": "secp384r1"}
 
 # Objects that must never leave the token, whatever the token's defaults.
 _SECRET = {

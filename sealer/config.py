@@ -10,6 +10,12 @@ Every key, with its default::
       sqlite:
         path: /var/lib/sealer/sealer.db
       # memory: {}                       # nothing survives a restart
+      # postgresql:                      # several daemons sharing one database
+      #   connection_url: postgres://sealer:...@db.example.com:5432/sealer  # or SEALER_PG_CONNECTION_URL
+      #   table: sealer_store
+      #   max_connections: 8
+      #   ha_enabled: false              # several daemons: one active, the others standbys
+      #   ha_table: sealer_ha_nodes
     seal:                                # optional: no block means `shamir: {}`
       pkcs11:                            # one token (a mapping), or several (a list of mappings)
         lib: /usr/lib/softhsm/libsofthsm2.so
@@ -18,13 +24,18 @@ Every key, with its default::
         key_label: sealer-root-wrap
         hmac_key_label: sealer-hmac
         generate_key: false
+        mechanism: aes-gcm               # or rsa-oaep: a token without AES-GCM (a TPM through tpm2-pkcs11)
         name: primary                    # default: the token label (or serial-<serial>); must be unique
         priority: 1                      # lower first; default: the position in the list
         disabled: false                  # true: the seal being migrated away from (see below)
       # shamir: {}                       # or {disabled: true}
-      break_glass: false                 # pkcs11: keep the root key also under the recovery key
+      # tpm2:                            # or: the machine's TPM 2.0 (needs the `tpm` extra, tpm2-pytss)
+      #   tcti: "device:/dev/tpmrm0"     # or "swtpm:host=127.0.0.1,port=2321", "tabrmd:"
+      #   pcrs: "sha256:0,7"             # optional PCR policy: unseals only in this boot state
+      break_glass: false                 # pkcs11: keep the root key also under the recovery key (tpm2: always)
       health_check_interval: 60          # seconds between checks of every token while unsealed
-    api_addr: https://sealer.example.com:8200
+    api_addr: https://sealer.example.com:8200   # how other nodes and clients reach this one (HA)
+    request_forwarding: true             # HA standbys forward requests to the active; false: a 307 to it
     log_level: info                      # trace, debug, info, warn, warning, error
     auto_init:                           # unattended first start
       secret_shares: 5
@@ -61,6 +72,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from hsm.settings import MECHANISMS
+from hsm.tpm2.pcrs import parse_pcrs
+
 __all__ = [
     "DEFAULT_ADDRESS",
     "PIN_ENV",
@@ -72,10 +86,12 @@ __all__ = [
     "MemoryStorageConfig",
     "Pkcs11SealConfig",
     "Pkcs11TokensConfig",
+    "PostgresStorageConfig",
     "SealConfig",
     "ShamirSealConfig",
     "SqliteStorageConfig",
     "StorageConfig",
+    "Tpm2SealConfig",
     "load_config",
     "parse_config",
     "split_address",
@@ -132,6 +148,16 @@ class MemoryStorageConfig:
 
 
 @dataclass(frozen=True)
+class PostgresStorageConfig:
+    kind: ClassVar[str] = "postgresql"
+    connection_url: str = field(repr=False)  # holds the database password
+    table: str = "sealer_store"
+    max_connections: int = 8
+    ha_enabled: bool = False
+    ha_table: str = "sealer_ha_nodes"
+
+
+@dataclass(frozen=True)
 class Pkcs11SealConfig:
     kind: ClassVar[str] = "pkcs11"
     lib: str
@@ -143,6 +169,7 @@ class Pkcs11SealConfig:
     generate_key: bool = False
     priority: int = 1
     name: str = ""  # "" means: named after the token (see display_name)
+    mechanism: str = "aes-gcm"  # or "rsa-oaep" (tpm2-pkcs11: no AES-GCM); key_label then names an RSA key pair
 
     @property
     def display_name(self) -> str:
@@ -156,6 +183,7 @@ class Pkcs11SealConfig:
             "key_label": self.key_label,
             "hmac_key_label": self.hmac_key_label,
             "generate_key": self.generate_key,
+            "mechanism": self.mechanism,
         }
 
 
@@ -169,6 +197,18 @@ class Pkcs11TokensConfig:
     def describe(self) -> dict[str, Any]:
         return {"tokens": [{"name": token.display_name, "priority": token.priority, **token.describe()}
                            for token in self.tokens]}
+
+
+@dataclass(frozen=True)
+class Tpm2SealConfig:
+    """The tpm2 seal: the root key sealed to the machine's TPM, optionally under a PCR policy."""
+
+    kind: ClassVar[str] = "tpm2"
+    tcti: str = "device:/dev/tpmrm0"
+    pcrs: str | None = None  # canonical tpm2-tools syntax ("sha256:0,7"); None: any boot state
+
+    def describe(self) -> dict[str, Any]:
+        return {"tcti": self.tcti, "pcrs": self.pcrs}
 
 
 @dataclass(frozen=True)
@@ -189,8 +229,8 @@ class AutoInitConfig:
     output_file: str = "init.json"
 
 
-StorageConfig = SqliteStorageConfig | MemoryStorageConfig
-SealConfig = Pkcs11SealConfig | Pkcs11TokensConfig | ShamirSealConfig
+StorageConfig = SqliteStorageConfig | MemoryStorageConfig | PostgresStorageConfig
+SealConfig = Pkcs11SealConfig | Pkcs11TokensConfig | ShamirSealConfig | Tpm2SealConfig
 DEFAULT_HEALTH_CHECK_INTERVAL = 60.0
 
 
@@ -200,6 +240,7 @@ class Config:
     storage: StorageConfig
     seal: SealConfig
     api_addr: str | None = None
+    request_forwarding: bool = True
     log_level: str = "info"
     auto_init: AutoInitConfig | None = None
     # The seal block marked `disabled: true`: the seal to migrate away from (Vault's seal migration).
@@ -219,6 +260,10 @@ class Config:
         storage: dict[str, Any] = {"type": self.storage.kind}
         if isinstance(self.storage, SqliteStorageConfig):
             storage["path"] = self.storage.path
+        if isinstance(self.storage, PostgresStorageConfig):
+            storage.update(table=self.storage.table, max_connections=self.storage.max_connections)
+            if self.storage.ha_enabled:
+                storage.update(ha_enabled=True, ha_table=self.storage.ha_table)
         return {
             "listener": {
                 "address": self.listener.address,
@@ -327,14 +372,16 @@ def parse_config(
     `base_dir` is where a relative pin_file is read from (default: the current directory)."""
     environ = os.environ if environ is None else environ
     root = _Section(
-        data, "", ("listener", "storage", "seal", "api_addr", "log_level", "auto_init"), top=True
+        data, "", ("listener", "storage", "seal", "api_addr", "request_forwarding", "log_level", "auto_init"),
+        top=True,
     )
     seal = _seal(root, environ, base_dir)
     return Config(
         listener=_listener(root.section("listener")),
-        storage=_storage(root),
+        storage=_storage(root, environ),
         seal=seal.active,
         api_addr=_api_addr(root),
+        request_forwarding=root.boolean("request_forwarding", default=True),
         log_level=_log_level(root),
         auto_init=_auto_init(root),
         seal_migrate_from=seal.migrate_from,
@@ -359,13 +406,38 @@ def _listener(sec: _Section) -> ListenerConfig:
     return ListenerConfig(address=address, tls_cert_file=cert, tls_key_file=key)
 
 
-def _storage(root: _Section) -> StorageConfig:
-    kind, sec = root.one_of("storage", ("sqlite", "memory"), default=None)
+def _storage(root: _Section, environ: Mapping[str, str]) -> StorageConfig:
+    kind, sec = root.one_of("storage", ("sqlite", "memory", "postgresql"), default=None)
     if kind == "sqlite":
         path = sec.string("path", required=True)
         assert path is not None
         return SqliteStorageConfig(path=path)
+    if kind == "postgresql":
+        return _postgresql(sec, environ)
     return MemoryStorageConfig()
+
+
+def _postgresql(sec: _Section, environ: Mapping[str, str]) -> PostgresStorageConfig:
+    # As Vault's VAULT_PG_CONNECTION_URL: the URL (with its password) may stay out of the file.
+    url = sec.string("connection_url") or environ.get("SEALER_PG_CONNECTION_URL")
+    if not url:
+        raise ConfigError("required (or set SEALER_PG_CONNECTION_URL)", sec.child("connection_url"))
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise ConfigError("expected a postgres:// or postgresql:// URL", sec.child("connection_url"))
+    table = sec.string("table", default="sealer_store")
+    assert table is not None
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", table):
+        raise ConfigError("use lower-case letters, digits and '_' (at most 63)", sec.child("table"))
+    max_connections = sec.integer("max_connections", default=8)
+    if max_connections < 1:
+        raise ConfigError("must be at least 1", sec.child("max_connections"))
+    ha_table = sec.string("ha_table", default="sealer_ha_nodes")
+    assert ha_table is not None
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ha_table) or ha_table == table:
+        raise ConfigError("use lower-case letters, digits and '_' (at most 63), not the storage table",
+                          sec.child("ha_table"))
+    return PostgresStorageConfig(connection_url=url, table=table, max_connections=max_connections,
+                                 ha_enabled=sec.boolean("ha_enabled", default=False), ha_table=ha_table)
 
 
 @dataclass(frozen=True)
@@ -376,7 +448,7 @@ class _SealBlock:
     health_check_interval: float
 
 
-_SEAL_KINDS = ("pkcs11", "shamir")
+_SEAL_KINDS = ("pkcs11", "shamir", "tpm2")
 _SEAL_OPTIONS = ("break_glass", "health_check_interval")
 
 
@@ -398,12 +470,20 @@ def _seal(root: _Section, environ: Mapping[str, str], base_dir: Path | None) -> 
         raise ConfigError(f"give exactly one of {', '.join(_SEAL_KINDS)}; got {' and '.join(given)}", "seal")
     if not enabled and given == ["shamir"]:
         raise ConfigError("the only seal is disabled: add the seal to migrate to", "seal.shamir.disabled")
+    if "tpm2" in given and len(given) > 1:
+        raise ConfigError("seal migration to or from the tpm2 seal is not supported: give the tpm2 block alone",
+                          "seal")
     parsed = {kind: _seal_kind(outer, kind, environ, base_dir) for kind in given}
     # A lone disabled pkcs11 block is Vault's migration back to shamir, which needs no block.
     active = parsed[enabled[0]] if enabled else ShamirSealConfig()
     migrate_from = next((parsed[kind] for kind in given if disabled[kind]), None)
-    break_glass = options.boolean("break_glass", default=False)
-    if break_glass and active.kind != "pkcs11":
+    break_glass = options.boolean("break_glass", default=active.kind == "tpm2")
+    if active.kind == "tpm2" and not break_glass:
+        # A PCR change (a kernel update) must not lose the store: the recovery shares re-seal (tpm-reseal).
+        raise ConfigError("the tpm2 seal always keeps the root key under the recovery key too, so that recovery "
+                          "shares can re-seal it after a PCR change; remove `break_glass: false`",
+                          "seal.break_glass")
+    if break_glass and active.kind not in ("pkcs11", "tpm2"):
         raise ConfigError("applies to the pkcs11 seal only (it needs recovery shares)", "seal.break_glass")
     interval = options.number("health_check_interval", default=DEFAULT_HEALTH_CHECK_INTERVAL)
     if interval <= 0:
@@ -427,6 +507,8 @@ def _seal_kind(outer: _Section, kind: str, environ: Mapping[str, str], base_dir:
     if kind == "shamir":
         outer.section("shamir", ("disabled",))
         return ShamirSealConfig()
+    if kind == "tpm2":
+        return _tpm2(outer.section("tpm2"))
     block = outer.raw("pkcs11")
     if not isinstance(block, list):
         return _pkcs11(outer.section("pkcs11"), environ, base_dir)
@@ -469,7 +551,31 @@ def _pkcs11(sec: _Section, environ: Mapping[str, str], base_dir: Path | None, *,
         generate_key=sec.boolean("generate_key", default=False),
         priority=_priority(sec, position),
         name=sec.string("name", default="") or "",
+        mechanism=_mechanism(sec),
     )
+
+
+def _mechanism(sec: _Section) -> str:
+    mechanism = sec.string("mechanism", default="aes-gcm")
+    if mechanism not in MECHANISMS:
+        raise ConfigError(f"expected one of {', '.join(MECHANISMS)} (rsa-oaep for a TPM through tpm2-pkcs11); "
+                          f"got {mechanism!r}", sec.child("mechanism"))
+    return mechanism
+
+
+def _tpm2(sec: _Section) -> Tpm2SealConfig:
+    tcti = sec.string("tcti", default="device:/dev/tpmrm0")
+    assert tcti is not None
+    if ":" not in tcti:
+        raise ConfigError(f"expected NAME:CONFIG as tpm2-tools takes it (e.g. \"device:/dev/tpmrm0\"), got {tcti!r}",
+                          sec.child("tcti"))
+    pcrs = sec.string("pcrs")
+    if pcrs is not None:
+        try:
+            pcrs = str(parse_pcrs(pcrs))
+        except ValueError as exc:
+            raise ConfigError(str(exc), sec.child("pcrs")) from None
+    return Tpm2SealConfig(tcti=tcti, pcrs=pcrs)
 
 
 def _priority(sec: _Section, default: int) -> int:
@@ -683,10 +789,12 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "listener": ("address", "tls_cert_file", "tls_key_file"),
     "storage.sqlite": ("path",),
     "storage.memory": (),
+    "storage.postgresql": ("connection_url", "table", "max_connections", "ha_enabled", "ha_table"),
     "seal.pkcs11": (
         "lib", "pin", "pin_file", "token_label", "token_serial",
-        "key_label", "hmac_key_label", "generate_key", "name", "priority", "disabled",
+        "key_label", "hmac_key_label", "generate_key", "name", "priority", "disabled", "mechanism",
     ),
     "seal.shamir": (),
+    "seal.tpm2": ("tcti", "pcrs"),
     "auto_init": ("secret_shares", "secret_threshold", "output_file"),
 }

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import ssl
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +17,8 @@ from aiohttp import web
 
 from engine.storage.base import Storage
 from engine.storage.memory import MemoryStorage
+from engine.storage.postgresql import PostgresSettings, PostgresStorage
+from engine.storage.postgresql_ha import PostgresHaLock
 from engine.storage.sqlite import SqliteStorage
 from sealer import background, bring_up, dev_token
 from sealer.config import (
@@ -24,8 +28,10 @@ from sealer.config import (
     ListenerConfig,
     MemoryStorageConfig,
     Pkcs11SealConfig,
+    PostgresStorageConfig,
     SqliteStorageConfig,
 )
+from sealer.ha import HaCoordinator
 from sealer.http.app import build_app
 from sealer.seal_manager import SealManager
 from sealer.seals.base import Seal
@@ -44,9 +50,24 @@ def make_seal(config: Config) -> Seal:
     return seal_setup(config).active
 
 
+def _ha_lock(config: Config, storage: Storage) -> PostgresHaLock | None:
+    """The HA lock when several daemons share a PostgreSQL storage with ha_enabled."""
+    if not (isinstance(config.storage, PostgresStorageConfig) and config.storage.ha_enabled):
+        return None
+    assert isinstance(storage, PostgresStorage)
+    scheme = "https" if config.listener.tls else "http"
+    api_addr = config.api_addr or f"{scheme}://{_url_host(config.listener.host)}:{config.listener.port}"
+    return PostgresHaLock(storage, config.storage.ha_table, uuid.uuid4().hex, api_addr, socket.gethostname())
+
+
 async def open_storage(config: Config) -> Storage:
     if isinstance(config.storage, SqliteStorageConfig):
         return await SqliteStorage.open(config.storage.path)
+    if isinstance(config.storage, PostgresStorageConfig):
+        pg = config.storage
+        return await PostgresStorage.open(
+            PostgresSettings(pg.connection_url, table=pg.table, max_connections=pg.max_connections)
+        )
     assert isinstance(config.storage, MemoryStorageConfig)
     return MemoryStorage()
 
@@ -70,9 +91,12 @@ async def running(config: Config, *, dev: DevOptions | None = None) -> AsyncIter
         seals = seal_setup(config)
         stack.push_async_callback(seals.close)
         seal = seals.active
-        manager = SealManager(storage, seal, migrate_from=seals.migrate_from, options=seals.options)
-
-        runner = web.AppRunner(build_app(manager), access_log=None, handle_signals=False)
+        ha_lock = _ha_lock(config, storage)
+        manager = SealManager(storage, seal, migrate_from=seals.migrate_from, options=seals.options,
+                              ha=ha_lock is not None)
+        ha = None if ha_lock is None else HaCoordinator(manager, ha_lock)
+        app = build_app(manager, ha, forward=config.request_forwarding)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         tls = _tls_context(config.listener)
@@ -89,6 +113,8 @@ async def running(config: Config, *, dev: DevOptions | None = None) -> AsyncIter
         root_token_id = dev.root_token_id if dev else None
         tasks.create_task(bring_up.run(manager, config.auto_init, stopping, root_token_id=root_token_id))
         tasks.create_task(background.supervise(manager, stopping))
+        if ha is not None:
+            tasks.create_task(ha.run(stopping))
         yield Running(manager=manager, address=address)
 
 

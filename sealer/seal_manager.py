@@ -74,7 +74,7 @@ class SealManager:
     migrate away from (Vault's seal migration); `options` says how the seal's keys are looked after."""
 
     def __init__(self, storage: Storage, seal: Seal | Pkcs11Seal, *, migrate_from: Seal | Pkcs11Seal | None = None,
-                 options: SealOptions | None = None) -> None:
+                 options: SealOptions | None = None, ha: bool = False) -> None:
         self.storage = storage
         self.seal: Seal = _as_seal(seal)
         self.migrate_from: Seal | None = None if migrate_from is None else _as_seal(migrate_from)
@@ -95,9 +95,14 @@ class SealManager:
         self.seal_error: str | None = None
         # After an operator's sys/seal, auto-unseal stays off until recovery shares or a restart.
         self._sealed_by_operator = False
+        # `unsealed_event` means serving: the core is set up (with HA, only on the active daemon).
         self.unsealed_event = asyncio.Event()
         self.sealed_event = asyncio.Event()
         self.sealed_event.set()
+        # HA: the barrier is open but another daemon is the active one; the core stays down here.
+        self.ha = ha
+        self.standby = False
+        self.standby_event = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"<SealManager seal={self.seal.type} sealed={self.sealed}>"
@@ -118,7 +123,7 @@ class SealManager:
     def sealed(self) -> bool:
         # Unsealed only once the core is set up too: between the barrier opening and the core loading its
         # mounts, tokens and leases, a request would otherwise pass health checks and then meet a 503.
-        return self.barrier.sealed or not self.unsealed_event.is_set()
+        return self.barrier.sealed or not (self.unsealed_event.is_set() or self.standby)
 
     @property
     def tokens(self) -> TokenSet | None:
@@ -126,7 +131,7 @@ class SealManager:
         return self.seal if isinstance(self.seal, TokenSet) else None
 
     def active_core(self) -> Core:
-        if self.sealed:
+        if self.sealed or self.standby:
             raise Sealed()
         return self.core
 
@@ -240,7 +245,11 @@ class SealManager:
                      len(record.wrappings), ", break-glass on" if record.break_glass else "")
             if auto:
                 self._root_key = root_key
-                self._unsealed()
+                if self.ha:
+                    await self.core.teardown()  # it served only to make the root token: the lock holder serves
+                    self._standby()
+                else:
+                    self._unsealed()
             else:
                 # Vault leaves a shamir-sealed store sealed after init: the shares must prove themselves.
                 await self._drop_keys()
@@ -345,6 +354,16 @@ class SealManager:
                 raise SealUnavailable(str(exc)) from exc
             return True
 
+    async def change_sealed(self, change: Callable[[SealRecord], Awaitable[SealRecord]]) -> bool:
+        """A change to the stored seal that recovery shares authorised, made sealed or not (the tpm2 seal's
+        reseal, sealer/seal_tpm_reseal.py): `change` writes the new record and returns it; then the daemon
+        unseals through it. True once unsealed."""
+        async with self._transition, self._record_lock:
+            self._record = None  # read afresh: `change` may fail after writing
+            self._record = await change(await self._require_record())
+            self._sealed_by_operator = False
+        return await self.auto_unseal()
+
     def _pending_migration(self, record: SealRecord) -> bool:
         try:
             plan = self.migration_plan(record)
@@ -410,8 +429,7 @@ class SealManager:
             self.barrier.seal()
             raise
         self._root_key = found.root_key
-        await self.core.setup()
-        self._unsealed()
+        await self._serve()
         log.warning("seal migration from %s to %s complete. Remove the disabled %s block from the configuration; "
                     "the %s shares are now the %s shares", plan.source, plan.target, plan.source,
                     "unseal" if plan.source == "shamir" else "recovery",
@@ -435,18 +453,72 @@ class SealManager:
             self.barrier.seal()
             raise
         self._root_key = found.root_key
-        await self.core.setup()
-        self._unsealed()
+        await self._serve()
+        if self.standby:
+            return  # the active node looks after the seal
         if self.migrate_from is not None and record.type == self.seal.type:
             log.warning("the seal migration to %s is complete: remove the disabled %s block from the configuration",
                         record.type, self.migrate_from.type)
         await self._look_after_seal()
+
+    async def _serve(self) -> None:
+        """The barrier is open: load the core and serve; with HA, wait as a standby for the lock instead."""
+        if self.ha:
+            self._standby()
+            return
+        await self.core.setup()
+        self._unsealed()
 
     def _unsealed(self) -> None:
         self.seal_error = None
         self.sealed_event.clear()
         self.unsealed_event.set()
         log.info("unsealed")
+
+    # -- high availability ---------------------------------------------------------------------
+
+    def _standby(self) -> None:
+        self.seal_error = None
+        self.standby = True
+        self.standby_event.set()
+        log.info("unsealed as a standby: waiting to become the active node")
+
+    async def become_active(self) -> bool:
+        """This daemon took the HA lock: re-read what the old active may have changed (the seal record,
+        the barrier's keyring), then load the core and serve. False when it cannot (sealed meanwhile)."""
+        async with self._transition:
+            if self.barrier.sealed or not self.standby:
+                return False
+            self._record = None
+            try:
+                await self.barrier.reload()
+            except BarrierDecryptError:
+                # The root key was changed by another node (a rekey): unseal afresh from the seal.
+                log.error("the barrier's keyring no longer opens with this node's key (rekeyed on another node): "
+                          "sealing; it unseals again from the seal")
+                await self._drop_keys()
+                return False
+            await self.core.setup()
+            self.standby = False
+            self.standby_event.clear()
+            self.seal_error = None
+            self.sealed_event.clear()
+            self.unsealed_event.set()
+            log.info("active: this node now serves requests")
+        await self._look_after_seal()
+        return True
+
+    async def become_standby(self) -> None:
+        """This daemon lost or gave up the HA lock: stop serving and its background work, keep the barrier open."""
+        async with self._transition:
+            if self.barrier.sealed or self.standby:
+                return
+            await self.core.teardown()
+            self.unsealed_event.clear()
+            self.sealed_event.set()
+            self.standby = True
+            self.standby_event.set()
+            log.warning("standby: this node no longer holds the HA lock")
 
     # -- looking after the seal while unsealed -------------------------------------------------
 
@@ -607,6 +679,8 @@ class SealManager:
         self.barrier.seal()
         self._root_key = None
         self._break_glass_active = False
+        self.standby = False
+        self.standby_event.clear()
         self.unsealed_event.clear()
         self.sealed_event.set()
 

@@ -37,7 +37,7 @@ def _token(record: SealRecord | None, tokens: TokenSet, token: Pkcs11Seal, disab
     settings = current.seal.settings if current is not None else token.settings
     return {
         "name": token.name,
-        "type": "pkcs11",
+        "type": token.type,
         "priority": token.priority,
         "disabled": disabled,
         "token_label": settings.token_label,

@@ -23,7 +23,7 @@ log = logging.getLogger("sealer.seal")
 
 async def reconcile(storage: Storage, record: SealRecord, tokens: TokenSet | None, root_key: bytes,
                     options: SealOptions) -> SealRecord:
-    if tokens is not None and record.type == "pkcs11":
+    if tokens is not None and record.type == tokens.type:
         for token in tokens.tokens:
             record = await _check(storage, record, tokens, token, root_key)
     if record.break_glass and not options.break_glass:

@@ -53,7 +53,7 @@ def candidates(record: SealRecord, tokens: TokenSet, token: Pkcs11Seal) -> list[
     key_label = token.settings.key_label
     found: list[Candidate] = []
     for wrapping in sorted(record.wrappings, key=lambda w: w.staged):
-        if wrapping.kind != "pkcs11":
+        if wrapping.kind != token.type:
             continue
         if names_token(token, wrapping.token_label, wrapping.token_serial) and wrapping.key_label == key_label:
             found.append(Candidate(wrapping, token))
@@ -107,7 +107,7 @@ async def unwrap_with_tokens(storage: Storage, record: SealRecord, tokens: Token
         tokens.health[token.name].record(error)
         failures.append(f"token {token.name}: {error}")
         log.warning("token %s cannot unwrap the root key: %s", token.name, error)
-    raise SealUnavailable("no PKCS#11 token could unwrap the root key: " + "; ".join(failures))
+    raise SealUnavailable(f"no {tokens.noun} could unwrap the root key: " + "; ".join(failures))
 
 
 def warn_renamed(token: Pkcs11Seal, wrapping: Wrapping) -> None:
@@ -130,7 +130,7 @@ async def wrap_under_token(seal: Pkcs11Seal, record: SealRecord, root_key: bytes
     await seal.open()
     blob = await seal.wrap(root_key, record.root_key_aad)
     wrapping = Wrapping.new(
-        "pkcs11", staged=staged, token_label=seal.token_label, token_serial=seal.token_serial,
+        seal.type, staged=staged, token_label=seal.token_label, token_serial=seal.token_serial,
         key_label=seal.settings.key_label, hmac_key_label=seal.settings.hmac_key_label, supersedes=supersedes,
     )
     return wrapping, Put(wrapping.path, blob)

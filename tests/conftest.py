@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from softhsm import SoftHsmToken, make_token
 
+from tests.postgres import PostgresCluster
+
 SOFTHSM_PIN = "1234-test-pin"
 SOFTHSM_SO_PIN = "5678-test-so-pin"
 _labels = itertools.count(1)
@@ -34,3 +36,11 @@ def softhsm_token(softhsm: SoftHsmToken) -> SoftHsmToken:
     """A fresh token with a unique label in the session's store, for tests that need their own keys."""
     label = f"t{next(_labels)}-{uuid.uuid4().hex[:8]}"
     return make_token(softhsm.directory, label, SOFTHSM_PIN, SOFTHSM_SO_PIN)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the session (tests/postgres.py); required, never skipped."""
+    cluster = PostgresCluster.create()
+    yield cluster
+    cluster.destroy()

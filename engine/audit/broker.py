@@ -118,15 +118,28 @@ class AuditBroker:
 
     async def log_request(self, req: Request, token_entry: Any, error: str = "") -> None:
         if self._devices:
-            await self._log("request", lambda d: request_entry(d.hasher, req, token_entry, error))
+            # The response line's save stores the chain position past this line too, before anything
+            # is answered; a request line on its own needs no storage write.
+            await self._log("request", lambda d: request_entry(d.hasher, req, token_entry, error), persist=False)
 
     async def log_response(self, req: Request, token_entry: Any, response: Response | None, error: str = "") -> None:
         if self._devices:
             await self._log("response", lambda d: response_entry(d.hasher, req, token_entry, response, error))
 
-    async def _log(self, kind: str, build: Any) -> None:
+    async def _log(self, kind: str, build: Any, *, persist: bool = True) -> None:
         devices = list(self._devices.values())
-        results = await asyncio.gather(*(d.log(build(d)) for d in devices), return_exceptions=True)
+        results: list[BaseException | None]
+        if len(devices) == 1:
+            # The common case, without a task per line (what gather would make).
+            entry = build(devices[0])
+            try:
+                await devices[0].log(entry, persist=persist)
+                results = [None]
+            except Exception as exc:
+                results = [exc]
+        else:
+            lines = (d.log(build(d), persist=persist) for d in devices)
+            results = list(await asyncio.gather(*lines, return_exceptions=True))
         failed = 0
         for device, result in zip(devices, results, strict=True):
             if isinstance(result, BaseException):

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from engine.backends.sys_audit import AuditSection
 from engine.backends.sys_auth import AuthSection
+from engine.backends.sys_internal_ui import InternalUiSection
 from engine.backends.sys_keys import KeysSection
 from engine.backends.sys_leases import LeasesSection
 from engine.backends.sys_mounts import MountsSection
@@ -38,6 +39,7 @@ SECTIONS: list[SectionFactory] = [
     PolicySection,
     WrappingSection,
     AuditSection,
+    InternalUiSection,
 ]
 
 # Vault's root-protected sys paths (sudo required), relative to sys/: its system backend's
@@ -51,8 +53,8 @@ ROOT_PATHS = (
 
 
 # Vault's unauthenticated sys paths, of those served here: a wrapping token's holder may look it up
-# without using it, and without any other token.
-UNAUTHENTICATED_PATHS = ("wrapping/lookup",)
+# without using it, and without any other token; the UI mount lookups check the token themselves.
+UNAUTHENTICATED_PATHS = ("wrapping/lookup", "internal/ui/mounts", "internal/ui/mounts/*")
 
 
 class SystemBackend(Backend):

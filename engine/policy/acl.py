@@ -62,6 +62,11 @@ class _SegmentRule:
         return True
 
 
+    def covers_prefix(self, parts: list[str]) -> bool:
+        """Whether paths below `parts` (a mount point's segments) can match this rule."""
+        return all(segment == "+" or segment == part for segment, part in zip(self.segments, parts, strict=False))
+
+
 # A candidate's rank; the highest wins (Vault's `less` in CheckAllowedFromNonExactPaths, reversed):
 # a later first wildcard or glob, then not being a prefix, then fewer '+', then a longer pattern,
 # then (arbitrary but stable) the lexically greater pattern.
@@ -98,6 +103,7 @@ class ACL:
         for permissions in (*exact.values(), *prefix.values(), *segment.values()):
             permissions.freeze()
         self._exact = exact
+        self._prefix_rules = prefix
         self._prefix: PrefixTree[Permissions] = PrefixTree()
         for key, permissions in prefix.items():
             self._prefix.insert(key, permissions)
@@ -137,6 +143,19 @@ class ACL:
             return [ROOT]
         permissions, _ = self._lookup(path.lstrip("/"), True)
         return sorted(permissions.granted) if permissions is not None else names(Capability.NONE)
+
+    def has_mount_access(self, mount_path: str) -> bool:
+        """Vault's hasMountAccess: some capability on the mount itself, or a rule granting something at
+        or below it (a token that may read secret/app/x may learn that secret/ is a KV v2 mount)."""
+        if self.is_root or "deny" not in self.capabilities(mount_path):
+            return True
+        path = mount_path.lstrip("/")
+        below = [p for key, p in self._exact.items() if key.startswith(path)]
+        below += [p for key, p in self._prefix_rules.items() if key.startswith(path)]
+        parts = path.rstrip("/").split("/")
+        below += [rule.permissions for rules in self._segments.values() for rule, _ in rules
+                  if rule.covers_prefix(parts)]
+        return any(not p.bits & _DENY and p.bits & ~_DENY for p in below)
 
     def comparisons(self, op: Op, path: str) -> int:
         """How many rules (or tree edges) answering `path` looked at: a measure of the check's cost

@@ -55,9 +55,14 @@ def _read_json(text: str) -> Items:
 
 @functools.cache
 def _parser() -> _PairsParser:
-    # Building pyhcl's parser loads its LALR tables (~70 ms); one instance serves every parse (parsing
-    # is synchronous, so calls never interleave).
+    # Building pyhcl's parser generates its LALR tables (70-250 ms: its vendored ply keeps no table
+    # cache); one instance serves every parse (parsing is synchronous, so calls never interleave).
     return _PairsParser()
+
+
+def warm_up() -> None:
+    """Build the parser now (at process start) rather than inside the first unseal or request."""
+    _parser()
 
 
 def _read_hcl(text: str) -> Items:

@@ -49,8 +49,11 @@ class PolicyStore:
         """Store the built-in policies: `default` when missing (it is the operator's to edit from
         then on), the immutable ones whenever their text changed with this release."""
         for name, text in STORED_BUILTINS:
-            existing = await self.get(name)
-            if existing is None or (name in IMMUTABLE and existing.raw != text):
+            # The stored text alone decides: parsing waits for the first request that needs the policy,
+            # so unsealing parses nothing once the built-ins are in place.
+            stored = await self._view.get(name)
+            existing = None if stored is None else json.loads(stored)["raw"]
+            if existing is None or (name in IMMUTABLE and existing != text):
                 await self._write(parse_policy(text, name))
 
     # --- CRUD -------------------------------------------------------------------------------------

@@ -8,6 +8,16 @@ Two connections with different owners:
   the thread hop it would take to move it elsewhere.
 
 A write is durable when put/delete/batch returns: synchronous=FULL syncs the WAL at each commit.
+
+Read cache: the last values read or written are kept (they are barrier ciphertext, nothing in clear),
+most recently used first, up to a bound. Every write goes through this object, which drops the keys it
+writes before queueing them and again once the commit is done, so a read never outlives a write that
+has been acknowledged. (One daemon owns the file; nothing else writes it while it runs.)
+
+Group commit: writes queue up for the writer thread, which takes every write waiting when it gets to
+run and commits them in one transaction (one fsync). Each write keeps its own all-or-nothing: it runs in
+a savepoint of its own, so one failing write is rolled back alone and the rest still commit. A write's
+caller hears back only after the COMMIT that holds it, so "returned" still means "on disk".
 """
 
 from __future__ import annotations
@@ -15,8 +25,9 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -38,6 +49,8 @@ _DELETE = "DELETE FROM entries WHERE key = ?"
 _SCAN = "SELECT key FROM entries WHERE key >= ? ORDER BY key"
 
 _BUSY_TIMEOUT_S = 5.0
+_READ_CACHE_ENTRIES = 16384
+_READ_CACHE_MAX_VALUE = 64 * 1024  # larger values are read from the file each time
 _CACHE_SIZE = -16384  # KiB per connection (SQLite's default is 2 MiB)
 _PRAGMA_NAME = re.compile(r"[a-z_]+")
 _PRAGMA_VALUE = re.compile(r"-?\d+|[A-Za-z_]+")
@@ -55,6 +68,9 @@ class SqliteStorage:
         self._writer = writer
         self._executor = executor
         self._closed = False
+        # Writes waiting for the writer thread: appended on the event loop, drained on the writer thread.
+        self._waiting: deque[_Write] = deque()
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
 
     @classmethod
     async def open(cls, path: str | Path, *, pragmas: Mapping[str, int | str] | None = None) -> SqliteStorage:
@@ -96,6 +112,7 @@ class SqliteStorage:
         if self._closed:
             return
         self._closed = True
+        self._cache.clear()
         # Reader first, so the writer is the last connection and checkpoints the WAL into the file.
         self._reader.close()
         try:
@@ -105,12 +122,24 @@ class SqliteStorage:
 
     async def get(self, key: str) -> bytes | None:
         self._check_open()
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
         # The hot path: a plain try costs nothing when no error is raised.
         try:
             row = self._reader.execute(_GET, (key,)).fetchone()
         except sqlite3.Error as exc:
             raise _storage_error(self._path, exc) from exc
-        return None if row is None else row[0]
+        if row is None:
+            return None
+        value: bytes = row[0]
+        # Nothing awaited since the read: no write can have slipped in between.
+        if len(value) <= _READ_CACHE_MAX_VALUE:
+            self._cache[key] = value
+            if len(self._cache) > _READ_CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return value
 
     async def list(self, prefix: str) -> list[str]:
         self._check_open()
@@ -121,14 +150,30 @@ class SqliteStorage:
         await self.batch([Put(key, value)])
 
     async def delete(self, key: str) -> None:
-        self._check_open()
-        await self._write(_apply, self._writer, [Delete(key)])
+        await self.batch([Delete(key)])
 
     async def batch(self, ops: Sequence[BatchOp]) -> None:
         self._check_open()
-        await self._write(_apply, self._writer, list(ops))
+        write = _Write(list(ops), Future())
+        # Dropped before (a read now must not be served the old value once this is acknowledged) and
+        # after (a read while the write was queued may have cached the old value from the file).
+        self._forget(write.ops)
+        self._waiting.append(write)
+        # One drain per write queued: the first to run commits everything waiting, later ones find the
+        # queue empty (or holding writes that arrived since) and return at once.
+        self._executor.submit(_drain, self._writer, self._waiting)
+        try:
+            with _translated(self._path):
+                await asyncio.wrap_future(write.done)
+        finally:
+            self._forget(write.ops)
+
+    def _forget(self, ops: Sequence[BatchOp]) -> None:
+        for op in ops:
+            self._cache.pop(op.key, None)
 
     async def _write(self, fn: Callable[..., T], *args: object) -> T:
+        """Run `fn` on the writer thread (after any write queued before it)."""
         loop = asyncio.get_running_loop()
         with _translated(self._path):
             return await loop.run_in_executor(self._executor, fn, *args)
@@ -164,21 +209,62 @@ def _open_writer(path: Path, extra: Sequence[str]) -> sqlite3.Connection:
         return connection
 
 
-def _apply(connection: sqlite3.Connection, ops: Sequence[BatchOp]) -> None:
-    """Apply every op in one transaction, or none of them."""
-    connection.execute("BEGIN IMMEDIATE")
+class _Write:
+    """One caller's batch and the future its caller waits on (set on the writer thread)."""
+
+    __slots__ = ("done", "ops")
+
+    def __init__(self, ops: list[BatchOp], done: Future[None]) -> None:
+        self.ops = ops
+        self.done = done
+
+
+def _drain(connection: sqlite3.Connection, waiting: deque[_Write]) -> None:
+    """Runs on the writer thread: commit every waiting write in one transaction, each in a savepoint."""
+    group: list[_Write] = []
+    while waiting:
+        group.append(waiting.popleft())
+    if not group:
+        return
+    failures: dict[int, BaseException] = {}
     try:
-        for op in ops:
-            if isinstance(op, Put):
-                connection.execute(_PUT, (op.key, as_value(op.value)))
-            else:
-                connection.execute(_DELETE, (op.key,))
-        connection.execute("COMMIT")
-    except BaseException:
-        # A failed COMMIT may already have rolled back on its own.
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for index, write in enumerate(group):
+                connection.execute("SAVEPOINT one_write")
+                try:
+                    _apply_ops(connection, write.ops)
+                except Exception as exc:
+                    if not connection.in_transaction:
+                        raise  # SQLite rolled the whole transaction back (disk full, I/O error): all fail
+                    # This caller's failure alone (a bad value, a constraint): undo just its ops.
+                    connection.execute("ROLLBACK TO one_write")
+                    failures[index] = exc
+                connection.execute("RELEASE one_write")
+            connection.execute("COMMIT")
+        except BaseException:
+            # A failed COMMIT may already have rolled back on its own.
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+    except BaseException as exc:
+        for write in group:
+            write.done.set_exception(exc)
+        return
+    for index, write in enumerate(group):
+        failure = failures.get(index)
+        if failure is None:
+            write.done.set_result(None)
+        else:
+            write.done.set_exception(failure)
+
+
+def _apply_ops(connection: sqlite3.Connection, ops: Sequence[BatchOp]) -> None:
+    for op in ops:
+        if isinstance(op, Put):
+            connection.execute(_PUT, (op.key, as_value(op.value)))
+        else:
+            connection.execute(_DELETE, (op.key,))
 
 
 def _list(connection: sqlite3.Connection, prefix: str) -> list[str]:

@@ -6,6 +6,7 @@ here is safe to log or repr (an auth method's internal data is kept out of the r
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 from collections.abc import Callable
@@ -120,12 +121,18 @@ class TokenEntry:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TokenEntry:
-        known = {f.name for f in fields(cls)}
+        # Every request parses its token's entry: the field names are worked out once, not per call.
+        known = _field_names(cls)
         return cls(**{k: v for k, v in raw.items() if k in known})
 
     @classmethod
     def from_json(cls, raw: bytes) -> TokenEntry:
         return cls.from_dict(json.loads(raw))
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
 
 
 def expiry(creation_time: int, ttl: int) -> int:

@@ -47,6 +47,7 @@ from engine.tokens.entry import (
     unix,
     utc_now,
 )
+from engine.tokens.entry_cache import EntryCache
 from engine.tokens.policy_names import NON_ASSIGNABLE, sanitize_policies
 from engine.tokens.renewal import LoginRenewal, RenewTerms
 from engine.tokens.roles import RoleStore
@@ -98,6 +99,9 @@ class TokenStore:
 
     def __post_init__(self) -> None:
         self.roles = RoleStore(self.storage)
+        # Every lookup reads an entry; all of this store's writes go through the cache, which drops
+        # what they change (see entry_cache.py).
+        self.storage = EntryCache(self.storage, ID_PREFIX)
         self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
 
     async def setup(self) -> None:

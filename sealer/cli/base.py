@@ -76,6 +76,40 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.format_usage())
 
+    def add_bool(self, name: str, *, default: bool = False, help: str) -> None:
+        """A boolean flag as Vault's: `-name`, `-name=true` or `-name=false`."""
+        self.add_argument(name, action="store_true", default=default, help=help)
+        self.add_argument("--no-" + name.removeprefix("--"), dest=name.removeprefix("--").replace("-", "_"),
+                          action="store_false", help=argparse.SUPPRESS)
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        return super().parse_known_args(self._explicit_booleans(list(args or [])), namespace)
+
+    def _explicit_booleans(self, args: list[str]) -> list[str]:
+        """`--flag=true|false` for a store_true flag, as Go's flag package takes it; argparse would
+        refuse the value."""
+        out: list[str] = []
+        for index, arg in enumerate(args):
+            if arg == "--":
+                return [*out, *args[index:]]
+            name, sep, value = arg.partition("=")
+            action = self._option_string_actions.get(name) if sep and name.startswith("--") else None
+            if not isinstance(action, argparse._StoreTrueAction):
+                out.append(arg)
+                continue
+            truth = _BOOLEANS.get(value.lower())
+            if truth is None:
+                self.error(f"argument {name}: expected true or false, got {value!r}")
+            negative = "--no-" + name.removeprefix("--")
+            if truth:
+                out.append(name)
+            elif negative in self._option_string_actions:
+                out.append(negative)
+            elif action.default:
+                self.error(f"argument {name}: cannot be turned off")
+        return out
+
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:
             self._env.stderr.write(message)
@@ -84,6 +118,9 @@ class Parser(argparse.ArgumentParser):
     def _print_message(self, message: str, file: IO[str] | None = None) -> None:
         if message:
             (self._env.stderr if file is sys.stderr else self._env.stdout).write(message)
+
+
+_BOOLEANS = {"true": True, "t": True, "1": True, "false": False, "f": False, "0": False}
 
 
 class Flags(enum.Flag):
@@ -111,13 +148,16 @@ class Context:
 
     def client(self) -> Client:
         if self._client is None:
-            try:
-                address = resolve_address(getattr(self.args, "address", None), self.env)
-            except ValueError as exc:
-                raise CommandFailed(f"Error: {exc}") from None
-            self._client = Client(address, resolve_token(self.env),
-                                  ca_file=self.env.getenv("SEALER_CACERT", "VAULT_CACERT"))
+            self._client = self.client_for(resolve_token(self.env))
         return self._client
+
+    def client_for(self, token: str | None) -> Client:
+        """A client with this command's address and another token (or none: a login)."""
+        try:
+            address = resolve_address(getattr(self.args, "address", None), self.env)
+        except ValueError as exc:
+            raise CommandFailed(f"Error: {exc}") from None
+        return Client(address, token, ca_file=self.env.getenv("SEALER_CACERT", "VAULT_CACERT"))
 
 
 class Command:
@@ -168,9 +208,9 @@ class Command:
 class Group:
     """A command with subcommands (`sealer operator init`): one module defines one Group."""
 
-    name: str
+    name: str  # as typed: "kv metadata"
     summary: str
-    commands: Mapping[str, type[Command]]
+    commands: Mapping[str, type[Command] | Group]
 
     def help(self) -> str:
         width = max(len(name) for name in self.commands) + 4
@@ -179,3 +219,8 @@ class Group:
         lines += [f"    {name.ljust(width)}{command.summary}" for name, command in self.commands.items()]
         lines += ["", f"Run `sealer {self.name} <subcommand> -help` for a subcommand's options."]
         return "\n".join(lines)
+
+
+def repeated(values: Sequence[str] | None) -> list[str]:
+    """A flag given several times and/or comma-separated (`-policy=a -policy=b,c`), as Go's StringSlice."""
+    return [item.strip() for value in values or () for item in value.split(",") if item.strip()]

@@ -10,10 +10,12 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import os
 import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -64,6 +66,22 @@ def resolve_token(env: Env) -> str | None:
     return token or None
 
 
+def store_token(env: Env, token: str) -> Path:
+    """Write the token file `login` leaves for later commands: mode 0600 from the start, replaced
+    atomically so a reader never sees half a token."""
+    path = env.home / TOKEN_FILE
+    temporary = path.with_name(f".{TOKEN_FILE}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(token)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path
+
+
 class Client:
     def __init__(self, address: str, token: str | None = None, *, ca_file: str | None = None,
                  timeout: float = TIMEOUT_SECONDS) -> None:
@@ -86,7 +104,8 @@ class Client:
         return f"{url}?{urlencode(params)}" if params else url
 
     def request(self, method: str, path: str, body: object = None,
-                params: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+                params: Mapping[str, str] | None = None,
+                content_type: str = "application/json") -> dict[str, Any] | None:
         """Send one request; the decoded JSON body, or None for an empty answer (204)."""
         headers = {"X-Vault-Request": "true", "Accept": "application/json"}
         if self.token:
@@ -94,7 +113,7 @@ class Client:
         data = None
         if body is not None:
             data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         req = urllib.request.Request(self.url(path, params), data=data, headers=headers, method=method)
         try:
             with self._opener.open(req, timeout=self._timeout) as resp:
@@ -123,6 +142,13 @@ class Client:
 
     def put(self, path: str, body: object = None) -> dict[str, Any] | None:
         return self.request("PUT", path, body if body is not None else {})
+
+    def post(self, path: str, body: object = None) -> dict[str, Any] | None:
+        return self.request("POST", path, body if body is not None else {})
+
+    def patch(self, path: str, body: object) -> dict[str, Any] | None:
+        # Vault's KV v2 PATCH is a JSON merge patch (RFC 7386) and says so in its Content-Type.
+        return self.request("PATCH", path, body, content_type="application/merge-patch+json")
 
     def delete(self, path: str) -> dict[str, Any] | None:
         return self.request("DELETE", path)

@@ -75,3 +75,14 @@ def _merge_json(result: dict[str, Any], text: str, source: str) -> None:
     if not isinstance(data, dict):
         raise DataError(f"{source} must hold a JSON object")
     result.update(data)
+
+
+def parse_flag_pairs(values: Sequence[str] | None, flag: str) -> dict[str, str]:
+    """A repeatable K=V flag (-metadata, -options, -custom-metadata): plain strings, no @file or stdin."""
+    pairs: dict[str, str] = {}
+    for value in values or ():
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise DataError(f"-{flag} takes key=value, got {value!r}")
+        pairs[key] = text
+    return pairs

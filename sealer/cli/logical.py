@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 from sealer.cli.base import Command, CommandFailed, Context, Exit, Flags, Parser
-from sealer.cli.client import ClientError, RequestError
+from sealer.cli.calls import failing, none_if_missing
+from sealer.cli.client import ClientError
 from sealer.cli.kvdata import DataError, parse_kv
 from sealer.cli.output import dump, output_secret, print_raw_field, print_warnings, table
 
@@ -20,12 +21,6 @@ def _data_args(ctx: Context, args: list[str]) -> dict[str, Any]:
         return parse_kv(args, ctx.env.stdin)
     except DataError as exc:
         raise CommandFailed(f"Failed to parse K=V data: {exc}") from None
-
-
-def _not_found_is_none(exc: ClientError) -> None:
-    # As Vault's client: a 404 on read or list is "nothing there", not an error.
-    if exc.status != 404:
-        raise exc
 
 
 class ReadCommand(Command):
@@ -46,14 +41,12 @@ class ReadCommand(Command):
     def run(self, args: argparse.Namespace, ctx: Context) -> int:
         path = sanitize_path(args.path)
         params = {k: str(v) for k, v in _data_args(ctx, args.data).items()}
-        try:
+        with failing(f"Error reading {path}"):
             try:
                 secret = ctx.client().get(path, params or None)
             except ClientError as exc:
-                _not_found_is_none(exc)
+                none_if_missing(exc)
                 secret = None
-        except RequestError as exc:
-            raise CommandFailed(f"Error reading {path}: {exc}") from None
         if secret is None:
             raise CommandFailed(f"No value found at {path}")
         if args.field:
@@ -88,10 +81,8 @@ class WriteCommand(Command):
             raise CommandFailed("Must supply data or use -force", Exit.USAGE)
         path = sanitize_path(args.path)
         data = _data_args(ctx, args.data)
-        try:
+        with failing(f"Error writing data to {path}"):
             secret = ctx.client().put(path, data)
-        except RequestError as exc:
-            raise CommandFailed(f"Error writing data to {path}: {exc}") from None
         if secret is None:
             if ctx.format == "table":
                 ctx.env.out(f"Success! Data written to: {path}")
@@ -114,14 +105,12 @@ class ListCommand(Command):
 
     def run(self, args: argparse.Namespace, ctx: Context) -> int:
         path = sanitize_path(args.path) + "/"
-        try:
+        with failing(f"Error listing {path}"):
             try:
                 secret = ctx.client().list(path)
             except ClientError as exc:
-                _not_found_is_none(exc)
+                none_if_missing(exc)
                 secret = None
-        except RequestError as exc:
-            raise CommandFailed(f"Error listing {path}: {exc}") from None
         keys = ((secret or {}).get("data") or {}).get("keys")
         if not isinstance(keys, list):
             raise CommandFailed(f"No value found at {path}")
@@ -146,9 +135,7 @@ class DeleteCommand(Command):
 
     def run(self, args: argparse.Namespace, ctx: Context) -> int:
         path = sanitize_path(args.path)
-        try:
+        with failing(f"Error deleting {path}"):
             ctx.client().delete(path)
-        except RequestError as exc:
-            raise CommandFailed(f"Error deleting {path}: {exc}") from None
         ctx.env.out(f"Success! Data deleted (if it existed) at: {path}")
         return Exit.OK

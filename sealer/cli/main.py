@@ -56,15 +56,15 @@ def _dispatch(args: list[str], env: Env) -> int:
     if entry is None:
         raise UsageError(f"unknown command {name!r}{_suggest(name, COMMANDS)}; run `sealer -help`")
     target = entry.load()
-    if isinstance(target, Group):
+    while isinstance(target, Group):  # groups nest: `sealer kv metadata get`
         if not rest or rest[0] in _HELP:
             (env.stdout if rest else env.stderr).write(target.help() + "\n")
             return Exit.OK if rest else Exit.USAGE
         sub = target.commands.get(rest[0])
         if sub is None:
-            raise UsageError(f"unknown subcommand {name} {rest[0]!r}{_suggest(rest[0], target.commands)}; "
-                             f"run `sealer {name} -help`")
-        return _run(sub, rest[1:], env)
+            raise UsageError(f"unknown subcommand {target.name} {rest[0]!r}{_suggest(rest[0], target.commands)}; "
+                             f"run `sealer {target.name} -help`")
+        target, rest = sub, rest[1:]
     return _run(target, rest, env)
 
 

@@ -8,10 +8,12 @@ from typing import Any
 from sealer.cli.base import Command, CommandFailed, Context, Exit, Flags, Group, Parser
 from sealer.cli.client import RequestError
 from sealer.cli.operator_generate_root import GenerateRootCommand
+from sealer.cli.operator_keyring import KeyStatusCommand, RotateCommand, StepDownCommand
 from sealer.cli.operator_migrate import MigrateCommand
 from sealer.cli.operator_rekey import RekeyCommand
 from sealer.cli.operator_rotate_hsm_key import RotateHsmKeyCommand
 from sealer.cli.operator_text import public_key, shown_keys, wrap
+from sealer.cli.operator_tpm_reseal import TpmResealCommand
 from sealer.cli.output import dump
 from sealer.cli.status import output_seal_status
 
@@ -227,5 +229,6 @@ GROUP = Group(
     summary="Perform operator-specific tasks",
     commands={"init": InitCommand, "unseal": UnsealCommand, "seal": SealCommand, "rekey": RekeyCommand,
               "generate-root": GenerateRootCommand, "migrate": MigrateCommand,
-              "rotate-hsm-key": RotateHsmKeyCommand},
+              "rotate": RotateCommand, "key-status": KeyStatusCommand, "step-down": StepDownCommand,
+              "rotate-hsm-key": RotateHsmKeyCommand, "tpm-reseal": TpmResealCommand},
 )

@@ -186,3 +186,58 @@ def print_raw_field(ctx: Context, secret: Mapping[str, Any], name: str) -> int:
 def print_raw(ctx: Context, text: str) -> None:
     """As Vault's PrintRaw: a newline on a terminal, none when piped (`$(sealer read -field=x ...)`)."""
     ctx.env.stdout.write(text + ("\n" if ctx.env.stdout.isatty() else ""))
+
+
+def show_secret(ctx: Context, secret: Mapping[str, Any], field: str | None) -> int:
+    """A whole API answer: one raw field with -field, else the format asked for."""
+    if field:
+        return print_raw_field(ctx, secret, field)
+    return output_secret(ctx, secret)
+
+
+def show_data(ctx: Context, data: Mapping[str, Any], field: str | None = None) -> int:
+    """A plain map (Vault's OutputData): a sorted Key/Value table, or the map as JSON/YAML."""
+    if field:
+        if field not in data:
+            raise CommandFailed(f'Field "{field}" not present in secret')
+        value = data[field]
+        print_raw(ctx, go_value(value) if ctx.format == "table" else dump(value, ctx.format))
+        return Exit.OK
+    if ctx.format != "table":
+        ctx.env.out(dump(dict(data), ctx.format))
+    elif data:
+        ctx.env.out(kv_table(sorted(data.items())))
+    return Exit.OK
+
+
+def show_list(ctx: Context, keys: Sequence[object], header: str = "Keys") -> int:
+    if ctx.format != "table":
+        ctx.env.out(dump(list(keys), ctx.format))
+    else:
+        ctx.env.out(table((header,), [(str(key),) for key in keys]))
+    return Exit.OK
+
+
+def section(title: str, width: int) -> str:
+    """Vault's padEqualSigns: `== Secret Path ==`, the '=' on each side sized to what follows."""
+    signs = width - (len(title) + 2)
+    if signs <= 0:
+        signs = 4
+    signs += signs % 2
+    return f"{'=' * (signs // 2)} {title} {'=' * (signs // 2)}"
+
+
+def map_section(title: str, data: Mapping[str, Any]) -> str:
+    """Vault's getHeaderForMap: the header over a Key/Value table, as wide as its longest key + "Value"."""
+    return section(title, max((len(key) for key in data), default=0) + len(GLUE) + len("Value"))
+
+
+def path_section(ctx: Context, title: str, path: str) -> None:
+    """Vault's outputPath: a header as wide as the path, the path, a blank line."""
+    ctx.env.out(section(title, len(path)))
+    ctx.env.out(path + "\n")
+
+
+def map_table(ctx: Context, title: str, data: Mapping[str, Any]) -> None:
+    ctx.env.out(map_section(title, data))
+    ctx.env.out(kv_table(sorted(data.items())))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.request import Op
-from sealer.http import sys_ceremonies, sys_seal, sys_seal_admin
+from engine.request import BytesResponse, Op
+from sealer.ha import HaCoordinator
+from sealer.http import sys_ceremonies, sys_ha, sys_seal, sys_seal_admin, sys_tpm_reseal
 from sealer.http.errors import engine_errors
-from sealer.http.keys import SEAL_MANAGER
+from sealer.http.forwarding import FORWARDER, Forwarder, standby_forwarding
+from sealer.http.keys import HA_COORDINATOR, SEAL_MANAGER
 from sealer.http.list_verb import accept_list_verb
 from sealer.http.parse import engine_request
-from sealer.http.responses import error_response, json_response, no_content
+from sealer.http.responses import error_response, json_response, no_content, raw_response
 from sealer.seal_manager import SealManager
 
 # Vault's default max_request_size.
@@ -27,6 +29,8 @@ async def logical(request: web.Request) -> web.StreamResponse:
         if engine_req.op in (Op.READ, Op.LIST):
             return error_response(404, [])
         return no_content()
+    if isinstance(response, BytesResponse):
+        return raw_response(response.body, response.content_type, response.status or 200)
     nothing_to_say = (
         response.data is None
         and response.auth is None
@@ -39,12 +43,21 @@ async def logical(request: web.Request) -> web.StreamResponse:
     return json_response(response.envelope(engine_req.id, engine_req.mount_type), status=response.status or 200)
 
 
-def build_app(manager: SealManager) -> web.Application:
+def build_app(manager: SealManager, ha: HaCoordinator | None = None, *, forward: bool = True) -> web.Application:
+    """`ha`: set when several daemons share the storage; a standby then forwards requests to the active
+    node (`forward`), or answers with a 307 to it."""
     accept_list_verb()
-    app = web.Application(middlewares=[engine_errors], client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(middlewares=[engine_errors, standby_forwarding], client_max_size=MAX_REQUEST_BYTES)
     app[SEAL_MANAGER] = manager
+    if ha is not None:
+        forwarder = Forwarder(ha, forward=forward)
+        app[HA_COORDINATOR] = ha
+        app[FORWARDER] = forwarder
+        app.on_cleanup.append(forwarder.close)
     sys_seal.add_routes(app)
+    sys_ha.add_routes(app)
     sys_ceremonies.add_routes(app)
     sys_seal_admin.add_routes(app)
+    sys_tpm_reseal.add_routes(app)
     app.router.add_route("*", "/v1/{path:.*}", logical)
     return app

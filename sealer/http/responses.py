@@ -24,3 +24,8 @@ def error_response(status: int, messages: list[str]) -> web.Response:
 
 def no_content() -> web.Response:
     return web.Response(status=204, headers=_HEADERS)
+
+
+def raw_response(body: bytes, content_type: str, status: int = 200) -> web.Response:
+    """A backend's own body (a certificate, a CRL), sent as it is."""
+    return web.Response(body=body, status=status, headers={**_HEADERS, "Content-Type": content_type})

@@ -103,14 +103,14 @@ async def health(request: web.Request) -> web.Response:
         code = _status_code(request, "uninitcode", 501)
     elif status["sealed"]:
         code = _status_code(request, "sealedcode", 503)
+    elif manager.standby and not query_flag(request, "standbyok"):
+        code = _status_code(request, "standbycode", 429)
     else:
-        # A single node is always the active one; standbyok matters once HA exists.
-        query_flag(request, "standbyok")
         code = _status_code(request, "activecode", 200)
     body: dict[str, Any] = {
         "initialized": status["initialized"],
         "sealed": status["sealed"],
-        "standby": False,
+        "standby": manager.standby,
         "performance_standby": False,
         "replication_performance_mode": "disabled",
         "replication_dr_mode": "disabled",
@@ -126,19 +126,6 @@ async def health(request: web.Request) -> web.Response:
     return json_response(body, status=code)
 
 
-async def leader(request: web.Request) -> web.Response:
-    # No HA yet: Vault answers a non-HA server this way, sealed or not, without a token.
-    return json_response({
-        "ha_enabled": False,
-        "is_self": False,
-        "active_time": "0001-01-01T00:00:00Z",
-        "leader_address": "",
-        "leader_cluster_address": "",
-        "performance_standby": False,
-        "performance_standby_last_remote_wal": 0,
-    })
-
-
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/sys/init", read_init, allow_head=False)
     app.router.add_put("/v1/sys/init", write_init)
@@ -148,5 +135,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/sys/unseal", unseal)
     app.router.add_put("/v1/sys/seal", seal)
     app.router.add_post("/v1/sys/seal", seal)
-    app.router.add_get("/v1/sys/leader", leader, allow_head=False)
     app.router.add_get("/v1/sys/health", health)  # allow_head: HEAD gets the status code alone

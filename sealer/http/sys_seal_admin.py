@@ -29,7 +29,7 @@ from sealer.seal_rotation import RewrapRequest
 _REWRAP_FIELDS = {"key_label", "hmac_key_label", "token", "token_label", "generate_key"}
 
 
-async def _root_only(request: web.Request) -> SealManager:
+async def root_only(request: web.Request) -> SealManager:
     manager = request.app[SEAL_MANAGER]
     core = manager.active_core()
     token = client_token(request)
@@ -50,11 +50,11 @@ def _text(body: dict[str, Any], name: str, *, required: bool = False) -> str | N
 
 
 async def read_seal(request: web.Request) -> web.Response:
-    return json_response(await seal_admin.describe(await _root_only(request)))
+    return json_response(await seal_admin.describe(await root_only(request)))
 
 
 async def write_rewrap(request: web.Request) -> web.Response:
-    manager = await _root_only(request)
+    manager = await root_only(request)
     body = await json_body(request)
     unknown = sorted(set(body) - _REWRAP_FIELDS)
     if unknown:
@@ -70,19 +70,19 @@ async def write_rewrap(request: web.Request) -> web.Response:
 
 
 async def read_rewrap(request: web.Request) -> web.Response:
-    return json_response(await seal_admin.rewrap_status(await _root_only(request)))
+    return json_response(await seal_admin.rewrap_status(await root_only(request)))
 
 
 async def delete_rewrap(request: web.Request) -> web.Response:
-    return json_response(await seal_admin.abort_rewrap(await _root_only(request)))
+    return json_response(await seal_admin.abort_rewrap(await root_only(request)))
 
 
 async def write_reconcile(request: web.Request) -> web.Response:
-    return json_response(await seal_admin.reconcile(await _root_only(request)))
+    return json_response(await seal_admin.reconcile(await root_only(request)))
 
 
 async def delete_wrapping(request: web.Request) -> web.Response:
-    manager = await _root_only(request)
+    manager = await root_only(request)
     return json_response(await seal_admin.remove_wrapping(manager, request.match_info["wrapping_id"]))
 
 

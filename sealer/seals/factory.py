@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hsm import Pkcs11Settings
-from sealer.config import Config, Pkcs11SealConfig, Pkcs11TokensConfig, SealConfig
+from hsm.tpm2 import Tpm2Settings, parse_pcrs
+from sealer.config import Config, Pkcs11SealConfig, Pkcs11TokensConfig, SealConfig, Tpm2SealConfig
 from sealer.seals.base import Seal, SealOptions
 from sealer.seals.pkcs11 import Pkcs11Seal
 from sealer.seals.shamir import ShamirSeal
 from sealer.seals.tokens import TokenSet
+from sealer.seals.tpm2 import Tpm2Device, Tpm2Seal
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ def make_seal(config: SealConfig) -> Seal:
         return TokenSet([_token(config)])
     if isinstance(config, Pkcs11TokensConfig):
         return TokenSet([_token(token) for token in config.tokens])
+    if isinstance(config, Tpm2SealConfig):
+        pcrs = None if config.pcrs is None else parse_pcrs(config.pcrs)
+        return Tpm2Seal(Tpm2Device(Tpm2Settings(tcti=config.tcti), pcrs))
     return ShamirSeal()
 
 
@@ -50,5 +55,6 @@ def _token(config: Pkcs11SealConfig) -> Pkcs11Seal:
         key_label=config.key_label,
         hmac_key_label=config.hmac_key_label,
         generate_key=config.generate_key,
+        mechanism=config.mechanism,
     )
     return Pkcs11Seal(settings, name=config.display_name, priority=config.priority)

@@ -35,6 +35,7 @@ class TokenHealth:
 class TokenSet:
     type = "pkcs11"
     auto_unseal = True
+    noun = "PKCS#11 token"  # what messages call a member
 
     def __init__(self, tokens: Iterable[Pkcs11Seal]) -> None:
         # sorted() is stable: equal priorities keep the configuration's order.

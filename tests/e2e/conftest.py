@@ -41,6 +41,8 @@ _CLEAR_TOKEN = re.compile(rb"hv[sb]\.[A-Za-z0-9_-]{20,}")
 _CLEAR_SECRETS = (
     b"hunter2-plaintext", b"correct-horse-battery-staple", b"correct horse", b"s3cret", b"wonderland",
     b"app-db", b"other-db",
+    b"pg-admin-Secret-1", b"Reporting-initial-1", b"Engine-root-initial-1",
+    b"PRIVATE KEY-----",  # any PEM private key the PKI engine hands out
 )
 
 

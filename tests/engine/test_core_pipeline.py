@@ -226,7 +226,8 @@ async def test_background_is_the_expiration_managers_one_task(monkeypatch: pytes
     assert core.background() == []
     await core.setup()
     jobs = core.background()
-    assert len(jobs) == 1 and jobs[0] == core.expiration.run
+    # The expiration manager's task, then the backends' periodic work.
+    assert len(jobs) == 2 and jobs[0] == core.expiration.run
     await core.teardown()
     assert core.background() == []
 
@@ -234,7 +235,7 @@ async def test_background_is_the_expiration_managers_one_task(monkeypatch: pytes
 async def test_the_background_task_revokes_due_leases_and_stops(world: World) -> None:
     engine = world.engines["creds"]
     stopping = asyncio.Event()
-    (job,) = world.core.background()
+    job = world.core.background()[0]
     task = asyncio.create_task(job(stopping))
     try:
         async with asyncio.timeout(5):

@@ -18,7 +18,7 @@ from engine.crypto import (
 )
 
 KEY = bytes(range(32))
-_SUBMODULES = {"aead", "hashing", "kdf", "keys", "shamir"}
+_SUBMODULES = {"aead", "hashing", "kdf", "keys", "shamir", "x509"}
 
 
 def test_encrypt_round_trip_and_framing() -> None:

@@ -101,8 +101,8 @@ async def test_destroy_removes_every_object_of_the_label(keys: HsmTokenKeys) -> 
 async def test_missing_labels_and_unoffered_curves(keys: HsmTokenKeys) -> None:
     with pytest.raises(KeyNotFound):
         await keys.aes_gcm_encrypt("nope", b"", b"")
-    with pytest.raises(HsmError, match="curve P-384 is not offered"):
-        await keys.generate_ec_key("p384", "P-384")
+    with pytest.raises(HsmError, match="curve P-521 is not offered"):
+        await keys.generate_ec_key("p521", "P-521")
 
 
 async def test_no_open_token() -> None:

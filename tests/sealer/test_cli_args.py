@@ -29,15 +29,15 @@ def run(*argv: str, environ: dict[str, str] | None = None, stdin: str = "") -> t
 
 
 def all_commands() -> list[list[str]]:
-    names: list[list[str]] = []
-    for name, entry in COMMANDS.items():
-        target = entry.load()
+    """Every runnable command by its words, groups nested at any depth (`kv metadata get`)."""
+
+    def leaves(words: list[str], target: object) -> list[list[str]]:
         commands = getattr(target, "commands", None)
         if commands is None:
-            names.append([name])
-        else:
-            names += [[name, sub] for sub in commands]
-    return names
+            return [words]
+        return [leaf for sub, child in commands.items() for leaf in leaves([*words, sub], child)]
+
+    return [leaf for name, entry in COMMANDS.items() for leaf in leaves([name], entry.load())]
 
 
 # --- flag spelling ----------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def test_top_level_help() -> None:
     assert code == 0
     assert out.startswith("Usage: sealer <command>")
     for name, entry in COMMANDS.items():
-        assert f"{name.ljust(12)}{entry.summary}" in out
+        assert re.search(rf"^    {re.escape(name)} {{2,}}{re.escape(entry.summary)}$", out, re.MULTILINE)
 
 
 def test_no_command_prints_help_to_stderr_and_exits_2() -> None:

@@ -133,12 +133,13 @@ def test_log_levels(level: str) -> None:
         ({"storage": {"sqlite": {}}}, "storage.sqlite.path: required"),
         ({"storage": {"sqlite": {"path": ""}}}, "storage.sqlite.path: must not be empty"),
         ({"storage": {"sqlite": "x.db"}}, "storage.sqlite: expected a mapping, got 'x.db'"),
-        ({}, "storage: required (one of: sqlite, memory)"),
-        ({"storage": {}}, "storage: required (one of: sqlite, memory)"),
+        ({}, "storage: required (one of: sqlite, memory, postgresql)"),
+        ({"storage": {}}, "storage: required (one of: sqlite, memory, postgresql)"),
         ({"storage": {"sqlite": {"path": "a"}, "memory": {}}},
-         "storage: give exactly one of sqlite, memory; got sqlite and memory"),
+         "storage: give exactly one of sqlite, memory, postgresql; got sqlite and memory"),
         ({"storage": {"sqlte": {}}}, "storage.sqlte: unknown key (did you mean 'sqlite'?)"),
-        ({"storage": {"postgres": {}}}, "storage.postgres: unknown key (expected one of: sqlite, memory)"),
+        ({"storage": {"etcd": {}}}, "storage.etcd: unknown key (expected one of: sqlite, memory, postgresql)"),
+        ({"storage": {"postgres": {}}}, "storage.postgres: unknown key (did you mean 'postgresql'?)"),
         ({"storage": {"memory": {"size": 1}}}, "storage.memory.size: unknown key (this block takes no keys)"),
         ({"storage": MEMORY, "listener": {"adress": "x"}},
          "listener.adress: unknown key (did you mean 'address'?)"),
@@ -152,10 +153,10 @@ def test_log_levels(level: str) -> None:
         ({"storage": MEMORY, "seal": {"pkcs11": {"token_label": "t", "pin": "p"}}},
          "seal.pkcs11.lib: required"),
         ({"storage": MEMORY, "seal": {"shamir": {}, "pkcs11": {}}},
-         "seal: give exactly one of pkcs11, shamir; got pkcs11 and shamir"),
-        ({"storage": MEMORY, "seal": {}}, "seal: required (one of: pkcs11, shamir)"),
+         "seal: give exactly one of pkcs11, shamir, tpm2; got pkcs11 and shamir"),
+        ({"storage": MEMORY, "seal": {}}, "seal: required (one of: pkcs11, shamir, tpm2)"),
         ({"storage": MEMORY, "seal": {"awskms": {}}},
-         "seal.awskms: unknown key (expected one of: pkcs11, shamir)"),
+         "seal.awskms: unknown key (expected one of: pkcs11, shamir, tpm2)"),
         (pkcs11(generate_key="yes"), "seal.pkcs11.generate_key: expected true or false, got 'yes'"),
         (pkcs11(key_lable="x"), "seal.pkcs11.key_lable: unknown key (did you mean 'key_label'?)"),
         (pkcs11(token_serial="123"), "seal.pkcs11: give token_label or token_serial, not both"),
@@ -311,7 +312,7 @@ def test_pin_is_not_in_repr_or_describe() -> None:
     assert described["seal"] == {
         "type": "pkcs11", "lib": "/usr/lib/softhsm/libsofthsm2.so", "token_label": "sealer",
         "token_serial": None, "key_label": "sealer-root-wrap", "hmac_key_label": "sealer-hmac",
-        "generate_key": False,
+        "generate_key": False, "mechanism": "aes-gcm",
     }
     assert described["storage"] == {"type": "memory"}
 
@@ -390,7 +391,7 @@ def error_of_file(path: Path) -> str:
 
 
 def test_empty_file_asks_for_storage(tmp_path: Path) -> None:
-    assert error_of_file(write(tmp_path, "")) == "storage: required (one of: sqlite, memory)"
+    assert error_of_file(write(tmp_path, "")) == "storage: required (one of: sqlite, memory, postgresql)"
 
 
 def test_not_utf8(tmp_path: Path) -> None:
