@@ -10,7 +10,8 @@ the implementation's own exceptions: the engine reports them as TokenKeysFailed 
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Awaitable
+from typing import Any, Protocol, TypeVar
 
 from engine.errors import EngineError
 
@@ -59,4 +60,18 @@ class TokenKeysFailed(EngineError):
     status = 500
 
 
-__all__ = ["TokenKeys", "TokenKeysFailed"]
+T = TypeVar("T")
+
+
+async def calling_token(what: str, call: Awaitable[T]) -> T:
+    """Await a call to the token: the token's own failures (whose types the engine cannot know) become
+    TokenKeysFailed saying what could not be done; the engine's errors pass through."""
+    try:
+        return await call
+    except EngineError:
+        raise
+    except Exception as exc:
+        raise TokenKeysFailed(f"the PKCS#11 token could not {what}: {exc}") from exc
+
+
+__all__ = ["TokenKeys", "TokenKeysFailed", "calling_token"]

@@ -75,30 +75,27 @@ class Barrier:
         async with self._lock:
             if self._keyring is not None:
                 return
-            generation = self._generation
-            blob = await self._physical.get(KEYRING_PATH)
-            if blob is None:
-                raise BadRequest("barrier not initialized")
-            keyring = _open_keyring(root_key, blob)
-            if generation != self._generation:
-                raise Sealed()
-            self._root_key = root_key
-            self._keyring = keyring
+            await self._load_keyring(root_key)
 
     async def reload(self) -> None:
         """Re-read the keyring with the key it was unsealed with: another daemon sharing the storage may
         have rotated it. BarrierDecryptError when that key no longer opens it (rekeyed elsewhere)."""
         async with self._lock:
-            root_key, generation = self._root_key, self._generation
-            if root_key is None:
+            if self._root_key is None:
                 raise Sealed()
-            blob = await self._physical.get(KEYRING_PATH)
-            if blob is None:
-                raise BadRequest("barrier not initialized")
-            keyring = _open_keyring(root_key, blob)
-            if generation != self._generation:
-                raise Sealed()
-            self._keyring = keyring
+            await self._load_keyring(self._root_key)
+
+    async def _load_keyring(self, root_key: bytes) -> None:
+        """Under the lock. A seal() while the keyring is read wins: nothing is loaded."""
+        generation = self._generation
+        blob = await self._physical.get(KEYRING_PATH)
+        if blob is None:
+            raise BadRequest("barrier not initialized")
+        keyring = _open_keyring(root_key, blob)
+        if generation != self._generation:
+            raise Sealed()
+        self._root_key = root_key
+        self._keyring = keyring
 
     def seal(self) -> None:
         """Forget every key. Effective immediately, even while other operations are in flight."""

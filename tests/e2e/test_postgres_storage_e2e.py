@@ -4,7 +4,6 @@ PostgreSQL is down requests fail with a 5xx that says so, then work again withou
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import pkcs11_config
-from tests.e2e.daemon import Daemon, request
+from tests.e2e.daemon import Daemon
+from tests.e2e.write_load import WriteLoad
 from tests.postgres import PostgresCluster
 
 
@@ -40,32 +40,13 @@ def test_kill_9_during_writes_keeps_every_acknowledged_write(
     daemon: Daemon = daemons(tmp_path, postgres_config(softhsm_token, tmp_path, cluster, "kill_nine"))
     daemon.start(wait_for="unsealed")
     token = root_token(tmp_path)
-    acknowledged: list[int] = []
-    stop = threading.Event()
-
-    def writer() -> None:
-        number = 0
-        while not stop.is_set():
-            try:
-                status, _ = request("PUT", f"{daemon.address}/v1/secret/load/{number}", {"n": number}, token)
-            except OSError:
-                return
-            if status == 204:
-                acknowledged.append(number)
-            number += 1
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    daemon.wait_until(lambda: len(acknowledged) >= 100, "100 acknowledged writes")
-    daemon.kill()
-    stop.set()
-    thread.join(timeout=30)
+    load = WriteLoad(daemon.address, token)
+    with load.running():
+        daemon.wait_until(lambda: len(load.acknowledged) >= 100, "100 acknowledged writes")
+        daemon.kill()
 
     daemon.start(wait_for="unsealed")
-    for number in acknowledged:
-        status, body = daemon.call("GET", f"secret/load/{number}", token=token)
-        assert status == 200, f"acknowledged write {number} lost"
-        assert body["data"] == {"n": number}
+    load.assert_none_lost(daemon)
 
 
 def test_postgresql_down_gives_a_clear_5xx_and_the_daemon_recovers_without_restart(

@@ -7,15 +7,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from engine.crypto import x509 as pki_crypto
-from engine.errors import BadRequest, EngineError
-from engine.token_keys import TokenKeys, TokenKeysFailed
+from engine.errors import BadRequest
+from engine.token_keys import TokenKeys, calling_token
 
-T = TypeVar("T")
 LABEL_PREFIX = "sealer-pki"
 HSM = "hsm"
 # key_bits for key_type hsm -> the token's curve name.
@@ -81,14 +79,6 @@ class CaKeys:
             )
         return self._token
 
-    async def _run(self, what: str, call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except EngineError:
-            raise
-        except Exception as exc:  # the token's own failures: the engine cannot know their types
-            raise TokenKeysFailed(f"the PKCS#11 token could not {what}: {exc}") from exc
-
     async def create(self, key_type: str, key_bits: int) -> NewKey:
         key_id = str(uuid.uuid4())
         if key_type == HSM:
@@ -96,7 +86,7 @@ class CaKeys:
                 raise BadRequest(f"unsupported bit length for an hsm key: {key_bits} (use 256 or 384)")
             token = self._require_token()
             label = self._label(key_id)
-            public = await self._run("generate a key pair", token.generate_ec_key(label, TOKEN_CURVES[key_bits]))
+            public = await calling_token("generate a key pair", token.generate_ec_key(label, TOKEN_CURVES[key_bits]))
             record = KeyRecord(key_id, HSM, token_label=label, public_key_der=public)
             return NewKey(record, self.signer(record), None)
         try:
@@ -119,11 +109,11 @@ class CaKeys:
         token = self._require_token()
 
         async def sign_digest(digest: bytes) -> bytes:
-            return await self._run("sign", token.ec_sign(record.token_label, digest))
+            return await calling_token("sign", token.ec_sign(record.token_label, digest))
 
         return pki_crypto.TokenSigner(record.public_key_der, sign_digest)
 
     async def discard(self, record: KeyRecord) -> None:
         """Destroy a key no longer referenced (a token key is removed from the token)."""
         if record.in_token and self._token is not None:
-            await self._run("destroy a key", self._token.destroy(record.token_label))
+            await calling_token("destroy a key", self._token.destroy(record.token_label))

@@ -3,15 +3,10 @@ errors (the token's own exception types stay unknown here, see engine/token_keys
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TypeVar
-
 from engine.backends.transit.errors import TransitError
 from engine.backends.transit.keytypes import KeyType
-from engine.errors import EngineError
-from engine.token_keys import TokenKeys, TokenKeysFailed
+from engine.token_keys import TokenKeys, calling_token
 
-T = TypeVar("T")
 LABEL_PREFIX = "sealer-transit"
 
 
@@ -35,28 +30,20 @@ class TokenAccess:
             )
         return self._keys
 
-    async def _run(self, what: str, call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except EngineError:
-            raise
-        except Exception as exc:  # the token's own failures: the engine cannot know their types
-            raise TokenKeysFailed(f"the PKCS#11 token could not {what}: {exc}") from exc
-
     async def generate_aes(self, key_type: KeyType, label: str) -> None:
-        await self._run("generate a key", self.require(key_type).generate_aes_key(label))
+        await calling_token("generate a key", self.require(key_type).generate_aes_key(label))
 
     async def generate_ec(self, key_type: KeyType, label: str) -> bytes:
-        return await self._run("generate a key pair", self.require(key_type).generate_ec_key(label, key_type.curve))
+        return await calling_token("generate a key pair", self.require(key_type).generate_ec_key(label, key_type.curve))
 
     async def encrypt(self, key_type: KeyType, label: str, plaintext: bytes, aad: bytes) -> bytes:
-        return await self._run("encrypt", self.require(key_type).aes_gcm_encrypt(label, plaintext, aad))
+        return await calling_token("encrypt", self.require(key_type).aes_gcm_encrypt(label, plaintext, aad))
 
     async def decrypt(self, key_type: KeyType, label: str, blob: bytes, aad: bytes) -> bytes | None:
-        return await self._run("decrypt", self.require(key_type).aes_gcm_decrypt(label, blob, aad))
+        return await calling_token("decrypt", self.require(key_type).aes_gcm_decrypt(label, blob, aad))
 
     async def sign(self, key_type: KeyType, label: str, digest: bytes) -> bytes:
-        return await self._run("sign", self.require(key_type).ec_sign(label, digest))
+        return await calling_token("sign", self.require(key_type).ec_sign(label, digest))
 
     async def destroy(self, key_type: KeyType, label: str) -> None:
-        await self._run("destroy a key", self.require(key_type).destroy(label))
+        await calling_token("destroy a key", self.require(key_type).destroy(label))
