@@ -74,6 +74,7 @@ class Process:
     """A child process; stopped with SIGTERM (then killed) by stop()."""
 
     popen: subprocess.Popen[bytes]
+    log: Path
 
     @property
     def pid(self) -> int:
@@ -81,7 +82,8 @@ class Process:
 
     def check_alive(self) -> None:
         if self.popen.poll() is not None:
-            raise RuntimeError(f"process {self.popen.args} exited with {self.popen.returncode}")
+            # The log is named, not shown: a daemon's first start prints its root token there.
+            raise RuntimeError(f"process {self.popen.args} exited with {self.popen.returncode} (see {self.log})")
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -116,7 +118,7 @@ class Ceiling:
             [sys.executable, "-m", "bench.ceiling", "--port", str(port), "--parser", parser],
             cwd=REPO, stdout=log, stderr=log,
         )
-        ceiling = cls(port, Process(popen))
+        ceiling = cls(port, Process(popen, workdir / f"ceiling-{parser}.log"))
         wait_until(lambda: ceiling._answers(), "the ceiling app to listen")
         return ceiling
 
@@ -197,7 +199,7 @@ class Daemon:
             [sys.executable, "-m", "sealer", "server", "--config", str(config_path)],
             cwd=self.workdir, env=env, stdout=log, stderr=log,
         )
-        self.process = Process(popen)
+        self.process = Process(popen, self.workdir / "daemon.log")
         return wait_until(lambda: self._health() is not None, "the daemon to listen")
 
     def wait_unsealed(self) -> float:

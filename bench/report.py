@@ -149,3 +149,26 @@ def write_results(path: Path, rows: list[Row], one_offs: dict[str, Any], setting
         "targets": verdicts(rows, one_offs),
     }
     path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def markdown(rows: list[Row]) -> str:
+    """The README's table: rps and p99 of the ceiling, the daemon and the daemon with a file audit device."""
+    lines = ["| scenario | c | ceiling rps | p99 ms | daemon rps | ratio | p99 ms | + audit rps | ratio | p99 ms |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for scenario, concurrency in dict.fromkeys((row.scenario, row.concurrency) for row in rows):
+        cells = [scenario, str(concurrency)]
+        ceiling = find(rows, scenario, concurrency, CEILING)
+        cells += [f"{ceiling.rps:.0f}", f"{ceiling.p99_ms:.1f}"] if ceiling else ["-", "-"]
+        for target in (DAEMON, DAEMON_AUDIT):
+            row, share = find(rows, scenario, concurrency, target), ratio(rows, scenario, concurrency, target)
+            cells += [f"{row.rps:.0f}", f"{share:.2f}", f"{row.p99_ms:.1f}"] if row and share else ["-", "-", "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    # python -m bench.report bench/results.json: the markdown table of a finished run.
+    import sys
+
+    saved = json.loads(Path(sys.argv[1]).read_text())
+    print(markdown([Row(**run) for run in saved["runs"]]))

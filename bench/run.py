@@ -10,7 +10,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench import chart, oneoffs, report, wrk
 from bench.processes import Ceiling, Daemon, SoftHsm
@@ -97,21 +99,36 @@ def main(argv: list[str] | None = None) -> int:
     say(f"scratch: {workdir}")
     hsm = SoftHsm.make(workdir / "softhsm", "bench-oneoffs")
     ceiling = Ceiling.start(workdir)
-    one_offs: dict[str, object] = {}
+    one_offs: dict[str, Any] = {}
+    rows: list[Row] = []
+    failed = False
     try:
         say("scenarios (ceiling, daemon, daemon + file audit, interleaved):")
-        rows = run_scenarios(workdir, ceiling, args.seconds, args.rounds, {n for n in args.only.split(",") if n})
+        rows += run_scenarios(workdir, ceiling, args.seconds, args.rounds, {n for n in args.only.split(",") if n})
         if not args.skip_one_offs:
             say("one-offs:")
-            one_offs.update(parser_cost(workdir, ceiling, args.seconds / args.rounds))
-            one_offs.update(oneoffs.shamir_unseal(workdir, say))
-            one_offs.update(oneoffs.mass_expiry(workdir, hsm, say))
-            growth, growth_rows = oneoffs.kv_growth(workdir, hsm, ceiling, args.seconds, say)
-            one_offs.update(growth)
-            rows += growth_rows
+            steps: dict[str, Callable[[], dict[str, Any]]] = {
+                "parser_cost": lambda: parser_cost(workdir, ceiling, args.seconds / args.rounds),
+                "shamir_unseal": lambda: oneoffs.shamir_unseal(workdir, say),
+                "mass_expiry": lambda: oneoffs.mass_expiry(workdir, hsm, say),
+                "kv_growth": lambda: grow(),
+            }
+
+            def grow() -> dict[str, Any]:
+                growth, growth_rows = oneoffs.kv_growth(workdir, hsm, ceiling, args.seconds, say)
+                rows.extend(growth_rows)
+                return growth
+
+            for name, step in steps.items():
+                try:
+                    one_offs.update(step())
+                except Exception as exc:  # one broken figure must not cost the whole run's results
+                    failed = True
+                    one_offs[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
+                    say(f"  {name} failed: {exc} (scratch kept: {workdir})")
     finally:
         ceiling.process.stop()
-        if not args.keep:
+        if not args.keep and not failed:
             shutil.rmtree(workdir, ignore_errors=True)
     settings = {"seconds_per_cell": args.seconds, "rounds": args.rounds, "wrk": "wrk -t1 -cN (bench/lua/request.lua)",
                 "total_seconds": round(time.monotonic() - began)}

@@ -32,6 +32,7 @@ from engine.expiration.token_link import StoreLink, link
 from engine.framework import SpecialPaths
 from engine.mounts import BackendFactory, MountManager
 from engine.policy import PolicyStore, normalize_request_path, warm_up_parser
+from engine.quotas import QuotaManager
 from engine.request import Op, Request, Response
 from engine.router import Route
 from engine.storage.base import Storage
@@ -77,6 +78,7 @@ class _Serving:
     expiration: ExpirationManager
     wrapper: ResponseWrapper
     audit: AuditBroker
+    quotas: QuotaManager
 
 
 @dataclass
@@ -121,12 +123,14 @@ class Core:
         )
         link(tokens, expiration)
         audit = AuditBroker(barrier)
+        quotas = QuotaManager(barrier, lambda path: _mount_point(mounts, path), self._clock)
         # The system backend manages the very table it is mounted from: its factory refers to the
         # manager being built here, and only runs once the manager exists (in load()).
         builtins: dict[str, BackendFactory] = {
             "system": lambda entry: SystemBackend(
                 SystemContext(
-                    mounts=mounts, keys=barrier, tokens=tokens, policies=policies, expiration=expiration, audit=audit
+                    mounts=mounts, keys=barrier, tokens=tokens, policies=policies, expiration=expiration, audit=audit,
+                    quotas=quotas,
                 )
             ),
             "token": lambda entry: TokenBackend(entry, tokens, policies),
@@ -146,7 +150,8 @@ class Core:
         await mounts.load()
         await expiration.load()
         await audit.load()
-        self._serving = _Serving(tokens, mounts, policies, expiration, wrapper, audit)
+        await quotas.load()
+        self._serving = _Serving(tokens, mounts, policies, expiration, wrapper, audit, quotas)
 
     def background(self) -> list[Callable[[asyncio.Event], Awaitable[None]]]:
         """Long-running jobs the daemon runs while unsealed, each until its event is set: the
@@ -178,6 +183,15 @@ class Core:
     @property
     def expiration(self) -> ExpirationManager:
         return self._loaded().expiration
+
+    @property
+    def quotas(self) -> QuotaManager:
+        """The rate limit quotas, which the daemon enforces before handing a request over."""
+        return self._loaded().quotas
+
+    @property
+    def audit(self) -> AuditBroker:
+        return self._loaded().audit
 
     async def teardown(self) -> None:
         serving, self._serving = self._serving, None
@@ -339,6 +353,11 @@ async def _log_in(tokens: TokenStore, req: Request, route: Route, response: Resp
 def _route_for(mounts: MountManager, path: str) -> Route | None:
     found = mounts.router.match(path)
     return None if found is None else found[0]
+
+
+def _mount_point(mounts: MountManager, path: str) -> str | None:
+    route = _route_for(mounts, path)
+    return None if route is None else route.entry.path
 
 
 async def _create_or_update(req: Request, routed: Request, route: Route) -> None:

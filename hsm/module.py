@@ -18,6 +18,7 @@ import hmac
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -26,6 +27,7 @@ from pkcs11 import exceptions as p11
 
 from hsm.cryptoki import LockingLib
 from hsm.errors import HsmError, HsmTimeout, ModuleLoadError
+from hsm.stats import CALL_STATS
 
 T = TypeVar("T")
 log = logging.getLogger("sealer.hsm")
@@ -86,14 +88,19 @@ class Module:
         if executor is None:
             raise HsmError(f"PKCS#11 module {self.path} is no longer in use by this Hsm")
         future = asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        name = getattr(fn, "__name__", "call")
+        started, failed = time.monotonic(), True
         try:
             async with asyncio.timeout(timeout):
-                return await future
+                result = await future
+            failed = False
+            return result
         except TimeoutError:
-            name = getattr(fn, "__name__", "call")
             raise HsmTimeout(
                 f"PKCS#11 {name} did not finish within {timeout:g} s (module {self.path})"
             ) from None
+        finally:
+            CALL_STATS.record(name, time.monotonic() - started, failed=failed)
 
     def submit(self, fn: Callable[[], object]) -> None:
         """Queue fn on the worker without waiting (cleanup after a cancelled open)."""

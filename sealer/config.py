@@ -6,6 +6,11 @@ Every key, with its default::
       address: "127.0.0.1:8200"          # host:port, or [v6]:port
       tls_cert_file: /etc/sealer/tls.crt   # both TLS files or neither
       tls_key_file: /etc/sealer/tls.key
+      max_request_size: 33554432         # bytes (Vault's default, 32 MiB); 0: the default; < 0: no cap
+      max_concurrent_requests: 512       # beyond it a request is refused at once with a 503
+      unauthenticated_metrics_access: false  # true: sys/metrics needs no token (Vault's listener telemetry)
+      http_read_timeout: 30              # seconds a client may take to send a request body; then 408, closed
+      http_idle_timeout: 300             # seconds a connection may sit without a complete request; then closed
     storage:                             # required: exactly one backend
       sqlite:
         path: /var/lib/sealer/sealer.db
@@ -25,6 +30,7 @@ Every key, with its default::
         hmac_key_label: sealer-hmac
         generate_key: false
         mechanism: aes-gcm               # or rsa-oaep: a token without AES-GCM (a TPM through tpm2-pkcs11)
+        call_timeout: 10                 # seconds one token call may take (a hung token fails, not the daemon)
         name: primary                    # default: the token label (or serial-<serial>); must be unique
         priority: 1                      # lower first; default: the position in the list
         disabled: false                  # true: the seal being migrated away from (see below)
@@ -116,11 +122,21 @@ class ConfigError(ValueError):
 # The configuration objects
 
 
+# Vault's default max_request_size (32 MiB), and a bound on requests in progress at once.
+DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024
+DEFAULT_MAX_CONCURRENT_REQUESTS = 512
+
+
 @dataclass(frozen=True)
 class ListenerConfig:
     address: str = DEFAULT_ADDRESS
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
+    max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
+    unauthenticated_metrics_access: bool = False
+    http_read_timeout: float = 30.0  # seconds a client may take to send its request body (as Vault)
+    http_idle_timeout: float = 300.0  # seconds a connection may wait without a whole request (Vault's 5m)
 
     @property
     def host(self) -> str:
@@ -170,6 +186,7 @@ class Pkcs11SealConfig:
     priority: int = 1
     name: str = ""  # "" means: named after the token (see display_name)
     mechanism: str = "aes-gcm"  # or "rsa-oaep" (tpm2-pkcs11: no AES-GCM); key_label then names an RSA key pair
+    call_timeout: float = 10.0  # seconds for one token call, so a hung token cannot hold a request forever
 
     @property
     def display_name(self) -> str:
@@ -403,7 +420,18 @@ def _listener(sec: _Section) -> ListenerConfig:
         raise ConfigError("required when tls_cert_file is set", sec.child("tls_key_file"))
     if key is not None and cert is None:
         raise ConfigError("required when tls_key_file is set", sec.child("tls_cert_file"))
-    return ListenerConfig(address=address, tls_cert_file=cert, tls_key_file=key)
+    # As Vault: 0 means the default, a negative size turns the cap off.
+    max_request_size = sec.integer("max_request_size", default=DEFAULT_MAX_REQUEST_SIZE) or DEFAULT_MAX_REQUEST_SIZE
+    concurrent = sec.integer("max_concurrent_requests", default=DEFAULT_MAX_CONCURRENT_REQUESTS)
+    if concurrent < 1:
+        raise ConfigError("must be at least 1", sec.child("max_concurrent_requests"))
+    return ListenerConfig(
+        address=address, tls_cert_file=cert, tls_key_file=key, max_request_size=max_request_size,
+        max_concurrent_requests=concurrent,
+        unauthenticated_metrics_access=sec.boolean("unauthenticated_metrics_access", default=False),
+        http_read_timeout=_positive_seconds(sec, "http_read_timeout", 30.0),
+        http_idle_timeout=_positive_seconds(sec, "http_idle_timeout", 300.0),
+    )
 
 
 def _storage(root: _Section, environ: Mapping[str, str]) -> StorageConfig:
@@ -552,7 +580,15 @@ def _pkcs11(sec: _Section, environ: Mapping[str, str], base_dir: Path | None, *,
         priority=_priority(sec, position),
         name=sec.string("name", default="") or "",
         mechanism=_mechanism(sec),
+        call_timeout=_positive_seconds(sec, "call_timeout", 10.0),
     )
+
+
+def _positive_seconds(sec: _Section, key: str, default: float) -> float:
+    seconds = sec.number(key, default=default)
+    if seconds <= 0:
+        raise ConfigError(f"must be a positive number of seconds, got {seconds:g}", sec.child(key))
+    return seconds
 
 
 def _mechanism(sec: _Section) -> str:
@@ -786,13 +822,17 @@ class _Section:
 
 
 _KEYS: dict[str, tuple[str, ...]] = {
-    "listener": ("address", "tls_cert_file", "tls_key_file"),
+    "listener": (
+        "address", "tls_cert_file", "tls_key_file", "max_request_size", "max_concurrent_requests",
+        "unauthenticated_metrics_access", "http_read_timeout", "http_idle_timeout",
+    ),
     "storage.sqlite": ("path",),
     "storage.memory": (),
     "storage.postgresql": ("connection_url", "table", "max_connections", "ha_enabled", "ha_table"),
     "seal.pkcs11": (
         "lib", "pin", "pin_file", "token_label", "token_serial",
         "key_label", "hmac_key_label", "generate_key", "name", "priority", "disabled", "mechanism",
+        "call_timeout",
     ),
     "seal.shamir": (),
     "seal.tpm2": ("tcti", "pcrs"),

@@ -33,6 +33,7 @@ from sealer.config import (
 )
 from sealer.ha import HaCoordinator
 from sealer.http.app import build_app
+from sealer.http.read_timeout import HTTP_READ_TIMEOUT
 from sealer.seal_manager import SealManager
 from sealer.seals.base import Seal
 from sealer.seals.factory import seal_setup
@@ -95,8 +96,11 @@ async def running(config: Config, *, dev: DevOptions | None = None) -> AsyncIter
         manager = SealManager(storage, seal, migrate_from=seals.migrate_from, options=seals.options,
                               ha=ha_lock is not None)
         ha = None if ha_lock is None else HaCoordinator(manager, ha_lock)
-        app = build_app(manager, ha, forward=config.request_forwarding)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        app = build_app(manager, ha, forward=config.request_forwarding, listener=config.listener)
+        app[HTTP_READ_TIMEOUT] = config.listener.http_read_timeout
+        # aiohttp's keep-alive timer is also what closes a connection that never completes its headers.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                               keepalive_timeout=config.listener.http_idle_timeout)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         tls = _tls_context(config.listener)

@@ -37,6 +37,8 @@ class AuditBroker:
         self._devices: dict[str, AuditDevice] = {}
         # Table changes one at a time: each writes the whole table.
         self._table_lock = asyncio.Lock()
+        # Requests refused because no device could log them (AuditFailed), for the daemon's metrics.
+        self.failures = 0
 
     @property
     def enabled(self) -> bool:
@@ -146,6 +148,7 @@ class AuditBroker:
                 failed += 1
                 log.error("audit device %s failed to log the %s: %s", device.path, kind, _describe(result))
         if devices and failed == len(devices):
+            self.failures += 1
             raise AuditFailed(f"failed to log {kind}")
 
     async def reopen(self) -> None:

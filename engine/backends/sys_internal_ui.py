@@ -14,7 +14,6 @@ from engine.backends.sys_mounts import mount_info
 from engine.backends.system_context import SystemContext
 from engine.errors import PermissionDenied
 from engine.framework import FieldData, Path
-from engine.policy.acl import ACL
 from engine.request import Op, Request, Response
 from engine.storage.base import Storage
 
@@ -33,16 +32,8 @@ class InternalUiSection:
                  synopsis="One mount the calling token can use, found from any path inside it."),
         ]
 
-    async def _acl(self, req: Request) -> ACL | None:
-        # The core looked the token up even though the path needs none (None: no token, or unknown).
-        entry = req.token_entry
-        if entry is None or self.context.policies is None:
-            return None
-        acl: ACL = await self.context.policies.acl_for(entry.policies)
-        return acl
-
     async def list_mounts(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        acl = await self._acl(req)
+        acl = await self.context.caller_acl(req)
         secret: dict[str, Any] = {}
         auth: dict[str, Any] = {}
         for route in self.context.mounts.router.routes():
@@ -55,7 +46,7 @@ class InternalUiSection:
         return Response(data={"secret": secret, "auth": auth})
 
     async def read_mount(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
-        acl = await self._acl(req)
+        acl = await self.context.caller_acl(req)
         if acl is None:
             raise PermissionDenied()
         path = data.get("path").lstrip("/")

@@ -16,8 +16,11 @@ from engine.backends.sys_auth import AuthSection
 from engine.backends.sys_internal_ui import InternalUiSection
 from engine.backends.sys_keys import KeysSection
 from engine.backends.sys_leases import LeasesSection
+from engine.backends.sys_metrics import MetricsSection
 from engine.backends.sys_mounts import MountsSection
+from engine.backends.sys_openapi import OpenApiSection
 from engine.backends.sys_policy import PolicySection
+from engine.backends.sys_quotas import QuotasSection
 from engine.backends.sys_remount import RemountSection
 from engine.backends.sys_wrapping import WrappingSection
 from engine.backends.system_context import BarrierKeys, SystemContext
@@ -40,6 +43,9 @@ SECTIONS: list[SectionFactory] = [
     WrappingSection,
     AuditSection,
     InternalUiSection,
+    QuotasSection,
+    MetricsSection,
+    OpenApiSection,
 ]
 
 # Vault's root-protected sys paths (sudo required), relative to sys/: its system backend's
@@ -54,7 +60,7 @@ ROOT_PATHS = (
 
 # Vault's unauthenticated sys paths, of those served here: a wrapping token's holder may look it up
 # without using it, and without any other token; the UI mount lookups check the token themselves.
-UNAUTHENTICATED_PATHS = ("wrapping/lookup", "internal/ui/mounts", "internal/ui/mounts/*")
+UNAUTHENTICATED_PATHS = ("wrapping/lookup", "internal/ui/mounts", "internal/ui/mounts/*", "internal/specs/openapi")
 
 
 class SystemBackend(Backend):

@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from engine.audit.broker import AuditBroker
     from engine.expiration import ExpirationManager
     from engine.mounts import MountManager
+    from engine.policy.acl import ACL
+    from engine.quotas import QuotaManager
+    from engine.request import Request
     from engine.tokens import TokenStore
 
 
@@ -38,3 +41,13 @@ class SystemContext:
     policies: Any = None
     expiration: ExpirationManager | None = None
     audit: AuditBroker | None = None
+    quotas: QuotaManager | None = None
+
+    async def caller_acl(self, req: Request) -> ACL | None:
+        """The ACL of the request's token on a path that needs none (the core still looked the token up):
+        None without a token, so such endpoints show only what any caller may see."""
+        entry = req.token_entry
+        if entry is None or self.policies is None:
+            return None
+        acl: ACL = await self.policies.acl_for(entry.policies)
+        return acl

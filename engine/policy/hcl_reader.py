@@ -68,7 +68,7 @@ def warm_up() -> None:
 def _read_hcl(text: str) -> Items:
     try:
         value = _parser().parse(text)
-    except ValueError as exc:
+    except (ValueError, ArithmeticError) as exc:  # pyhcl evaluates arithmetic: "x = 1/0"
         raise HclSyntaxError(_describe(str(exc), text)) from None
     return value if isinstance(value, Items) else Items()
 

@@ -5,23 +5,25 @@ from __future__ import annotations
 from aiohttp import web
 
 from engine.request import BytesResponse, Op
+from sealer.config import ListenerConfig
 from sealer.ha import HaCoordinator
-from sealer.http import sys_ceremonies, sys_ha, sys_seal, sys_seal_admin, sys_tpm_reseal
+from sealer.http import openapi_extra, sys_ceremonies, sys_ha, sys_seal, sys_seal_admin, sys_tpm_reseal
 from sealer.http.errors import engine_errors
 from sealer.http.forwarding import FORWARDER, Forwarder, standby_forwarding
 from sealer.http.keys import HA_COORDINATOR, SEAL_MANAGER
+from sealer.http.limits import body_size, concurrency_bound, install_limits, rate_limits
 from sealer.http.list_verb import accept_list_verb
+from sealer.http.metrics import ENGINE_REQUEST, add_metrics_routes, request_metrics
 from sealer.http.parse import engine_request
 from sealer.http.responses import error_response, json_response, no_content, raw_response
+from sealer.metrics import Metrics
 from sealer.seal_manager import SealManager
-
-# Vault's default max_request_size.
-MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 
 async def logical(request: web.Request) -> web.StreamResponse:
     manager = request.app[SEAL_MANAGER]
     engine_req = await engine_request(request, request.match_info["path"])
+    request[ENGINE_REQUEST] = engine_req  # its mount, once routed, labels the request's metrics
     if not await manager.initialized():
         return error_response(503, ["Vault is not initialized; initialize it with sys/init (sealer operator init)"])
     response = await manager.active_core().handle(engine_req)
@@ -43,11 +45,20 @@ async def logical(request: web.Request) -> web.StreamResponse:
     return json_response(response.envelope(engine_req.id, engine_req.mount_type), status=response.status or 200)
 
 
-def build_app(manager: SealManager, ha: HaCoordinator | None = None, *, forward: bool = True) -> web.Application:
+def build_app(manager: SealManager, ha: HaCoordinator | None = None, *, forward: bool = True,
+              listener: ListenerConfig | None = None) -> web.Application:
     """`ha`: set when several daemons share the storage; a standby then forwards requests to the active
     node (`forward`), or answers with a 307 to it."""
     accept_list_verb()
-    app = web.Application(middlewares=[engine_errors, standby_forwarding], client_max_size=MAX_REQUEST_BYTES)
+    listener = listener or ListenerConfig()
+    # A negative max_request_size turns the cap off, as in Vault.
+    max_size = listener.max_request_size if listener.max_request_size > 0 else 2**63
+    app = web.Application(
+        middlewares=[request_metrics, concurrency_bound, rate_limits, engine_errors, body_size, standby_forwarding],
+        client_max_size=max_size,
+    )
+    install_limits(app, max_concurrent_requests=listener.max_concurrent_requests, max_request_size=max_size)
+    add_metrics_routes(app, Metrics(manager), unauthenticated=listener.unauthenticated_metrics_access)
     app[SEAL_MANAGER] = manager
     if ha is not None:
         forwarder = Forwarder(ha, forward=forward)
@@ -59,5 +70,6 @@ def build_app(manager: SealManager, ha: HaCoordinator | None = None, *, forward:
     sys_ceremonies.add_routes(app)
     sys_seal_admin.add_routes(app)
     sys_tpm_reseal.add_routes(app)
+    openapi_extra.add_routes(app, logical)
     app.router.add_route("*", "/v1/{path:.*}", logical)
     return app

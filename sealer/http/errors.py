@@ -21,7 +21,10 @@ async def engine_errors(request: web.Request, handler: Handler) -> web.StreamRes
         if exc.status >= 500:
             log.error("%s %s failed: %s", request.method, request.path, exc.message)
         # Vault answers a missing secret with an empty error list.
-        return error_response(exc.status, [exc.message] if exc.message else [])
+        response = error_response(exc.status, [exc.message] if exc.message else [])
+        if getattr(exc, "close_connection", False):
+            response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

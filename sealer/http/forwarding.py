@@ -17,6 +17,7 @@ from engine.errors import StorageError
 from engine.storage.postgresql_ha import Node
 from sealer.ha import HaCoordinator
 from sealer.http.keys import SEAL_MANAGER
+from sealer.http.read_timeout import read_body
 from sealer.http.responses import error_response
 
 LOCAL_ON_STANDBY = frozenset({
@@ -80,7 +81,7 @@ async def standby_forwarding(request: web.Request, handler: Handler) -> web.Stre
 async def _forward(request: web.Request, session: aiohttp.ClientSession, target: str) -> web.StreamResponse:
     headers = {name: value for name, value in request.headers.items() if name.lower() not in _NOT_COPIED}
     headers[FORWARDED_HEADER] = "1"
-    body = await request.read()
+    body = await read_body(request)
     try:
         async with session.request(
             request.method, target, headers=headers, data=body or None, allow_redirects=False

@@ -10,6 +10,7 @@ from aiohttp import web
 from engine.errors import BadRequest, UnsupportedOperation
 from engine.framework import parse_duration
 from engine.request import Op, Request
+from sealer.http.read_timeout import read_body
 
 _METHOD_OPS = {
     "GET": Op.READ,
@@ -37,7 +38,7 @@ def client_token(request: web.Request) -> str | None:
 
 async def json_body(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object; an empty body is an empty object, as in Vault."""
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw.strip():
         return {}
     try:

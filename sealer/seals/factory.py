@@ -56,5 +56,6 @@ def _token(config: Pkcs11SealConfig) -> Pkcs11Seal:
         hmac_key_label=config.hmac_key_label,
         generate_key=config.generate_key,
         mechanism=config.mechanism,
+        call_timeout=config.call_timeout,
     )
     return Pkcs11Seal(settings, name=config.display_name, priority=config.priority)

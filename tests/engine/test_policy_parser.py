@@ -206,3 +206,9 @@ def test_syntax_errors_name_line_and_column(text: str, position: str) -> None:
     with pytest.raises(PolicyError) as caught:
         parse_policy(text)
     assert position in caught.value.message
+
+
+def test_hcl_arithmetic_that_cannot_be_evaluated_is_a_parse_error() -> None:
+    # Found by fuzzing: pyhcl evaluates arithmetic, and "1/0" escaped as a ZeroDivisionError (a 500).
+    with pytest.raises(PolicyError, match="division by zero"):
+        parse_policy('path "a" { x = 1/0 }')

@@ -80,6 +80,8 @@ async def test_random_bytes(transit: Transit) -> None:
         ("random", {"format": "bin"}, 'unsupported encoding format "bin"; must be "hex" or "base64"'),
         ("random/dice/4", {}, 'unsupported entropy source "dice"; must be "platform" or "seal", or "all"'),
         ("random/seal/x", {}, 'error parsing url-set byte count: strconv.Atoi: parsing "x": invalid syntax'),
+        # Found by fuzzing: the URL's fields sent in the body as non-strings (was a 500).
+        ("random", {"urlbytes": 1.5}, 'error parsing url-set byte count: strconv.Atoi: parsing "1.5": invalid syntax'),
     ],
 )
 async def test_random_errors(transit: Transit, path: str, body: dict[str, object], message: str) -> None:

@@ -65,8 +65,8 @@ class ToolPaths:
 
     async def random(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
         """Vault's HandleRandomAPI: the URL may give a source, a byte count, or both."""
-        source = data.raw.get("source") or ""
-        url_bytes = data.raw.get("urlbytes") or ""
+        source = data.get("source")  # parsed: a body may send these too, as any JSON value
+        url_bytes = data.get("urlbytes")
         count = data.get("bytes")
         if source and not url_bytes and source not in SOURCES:
             source, url_bytes = "", source
