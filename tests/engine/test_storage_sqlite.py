@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import signal
 import sqlite3
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -17,8 +14,7 @@ from engine.errors import StorageError
 from engine.storage import sqlite as sqlite_module
 from engine.storage.base import Delete, Put
 from engine.storage.sqlite import SqliteStorage
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.engine.killed_writer import acknowledged_until_killed
 
 WRITER_CHILD = """
 import asyncio, sys
@@ -90,35 +86,7 @@ async def test_data_survives_close_and_reopen(tmp_path: Path) -> None:
 
 async def test_every_acknowledged_write_survives_kill_9(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        WRITER_CHILD,
-        str(path),
-        stdout=asyncio.subprocess.PIPE,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert child.stdout is not None
-    acknowledged: list[str] = []
-    killed = False
-    try:
-        async with asyncio.timeout(60):
-            while len(acknowledged) < 150:
-                line = await child.stdout.readline()
-                assert line, "the writer exited before it was killed"
-                acknowledged.append(line.decode().strip())
-        child.send_signal(signal.SIGKILL)
-        killed = True
-        # Lines the child printed just before dying are acknowledged too; a torn last line is not.
-        rest = (await child.stdout.read()).decode()
-        acknowledged += rest.splitlines()[: rest.count("\n")]
-    finally:
-        # Signal once only: a second send_signal polls the child and can reap it under asyncio's watcher.
-        if not killed:
-            child.kill()
-        await child.wait()
-    assert child.returncode == -signal.SIGKILL
+    acknowledged = await acknowledged_until_killed(WRITER_CHILD, path, 150)
 
     storage = await SqliteStorage.open(path)
     try:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from pathlib import Path
 
 import pytest
 
 from engine.storage.base import Put
 from engine.storage.sqlite import SqliteStorage
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.engine.killed_writer import acknowledged_until_killed
 
 # 16 writers at once, each printing a key only once its put() has returned.
 CONCURRENT_WRITERS_CHILD = """
@@ -38,27 +34,7 @@ asyncio.run(main())
 
 async def test_every_acknowledged_concurrent_write_survives_kill_9(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CONCURRENT_WRITERS_CHILD, str(path),
-        stdout=asyncio.subprocess.PIPE, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert child.stdout is not None
-    acknowledged: list[str] = []
-    killed = False
-    try:
-        async with asyncio.timeout(60):
-            while len(acknowledged) < 400:
-                line = await child.stdout.readline()
-                assert line, "the writer exited before it was killed"
-                acknowledged.append(line.decode().strip())
-        child.send_signal(signal.SIGKILL)
-        killed = True
-        rest = (await child.stdout.read()).decode()
-        acknowledged += rest.splitlines()[: rest.count("\n")]  # a torn last line is not acknowledged
-    finally:
-        if not killed:
-            child.kill()
-        await child.wait()
+    acknowledged = await acknowledged_until_killed(CONCURRENT_WRITERS_CHILD, path, 400)
 
     storage = await SqliteStorage.open(path)
     try:
