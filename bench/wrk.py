@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -75,7 +76,9 @@ def run(base_url: str, load: Load) -> Measurement:
             "BENCH_REPORT": str(report),
         }
         command = [
-            "wrk", "-t1", f"-c{load.concurrency}", f"-d{load.seconds:g}s", f"--timeout={_REQUEST_TIMEOUT}",
+            # wrk takes whole seconds only ("1.5s" is refused).
+            "wrk", "-t1", f"-c{load.concurrency}", f"-d{max(1, math.ceil(load.seconds))}s",
+            f"--timeout={_REQUEST_TIMEOUT}",
             "-s", str(LUA_SCRIPT), base_url,
         ]
         subprocess.run(command, env=env, check=True, capture_output=True, timeout=load.seconds + 30)
