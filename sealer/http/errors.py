@@ -29,6 +29,13 @@ async def engine_errors(request: web.Request, handler: Handler) -> web.StreamRes
         if exc.status < 400:
             raise
         return error_response(exc.status, [exc.reason])
+    except ConnectionResetError:
+        # The client hung up while sending its request: nothing failed here and nobody is left to answer.
+        log.info("%s %s: the client closed the connection before its request was complete", request.method,
+                 request.path)
+        response = error_response(400, ["the client closed the connection before its request was complete"])
+        response.force_close()
+        return response
     except Exception:
         log.exception("%s %s: unexpected error", request.method, request.path)
         return error_response(500, ["internal error; see the server log"])

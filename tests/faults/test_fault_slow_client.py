@@ -76,3 +76,20 @@ def test_stalled_uploads_time_out_while_other_clients_are_served(fault_daemons: 
     status, body = daemon.call("LIST", "secret/", token=token)
     assert (status, body["data"]["keys"]) == (200, ["busy/"])  # no half-read write landed
     assert "the request body did not arrive within 1 s; connection closed" in daemon.log()
+
+
+def test_a_client_that_hangs_up_mid_body_is_noted_quietly(fault_daemons: FaultDaemons) -> None:
+    daemon = fault_daemons.make()
+    token = root_token(daemon)
+    for n in range(5):
+        with stalled_upload(daemon, token, f"secret/gone/{n}"):
+            pass  # closed at once, 990 bytes short
+    client = hvac.Client(url=daemon.address, token=token)
+    client.secrets.kv.v1.create_or_update_secret(path="after", secret={"ok": "yes"})
+
+    def noted() -> bool:
+        return daemon.log().count("the client closed the connection before its request was complete") == 5
+
+    daemon.wait_until(noted, "the five hang-ups to be noted")
+    assert "Traceback" not in daemon.log() and "unexpected error" not in daemon.log()
+    assert daemon.call("LIST", "secret/", token=token)[1]["data"]["keys"] == ["after"]
