@@ -13,7 +13,7 @@ from pathlib import Path
 
 from engine.errors import EngineError
 from sealer.config import AutoInitConfig
-from sealer.seal_manager import InitRequest, InitResult, SealManager, SealUnavailableError
+from sealer.seal_manager import AlreadyInitialized, InitRequest, InitResult, SealManager, SealUnavailableError
 from sealer.seals.base import SealUnavailable
 
 log = logging.getLogger("sealer")
@@ -49,7 +49,12 @@ async def _step(manager: SealManager, auto_init: AutoInitConfig | None, root_tok
             await manager.seal.open()  # report a broken token now rather than at init
         log.info("not initialised: waiting for sys/init (sealer operator init)")
         return
-    await _initialise(manager, auto_init, root_token_id)
+    try:
+        await _initialise(manager, auto_init, root_token_id)
+    except AlreadyInitialized:
+        # Another daemon sharing the storage got there first: unseal from what it made.
+        log.info("auto_init: the store was initialised by another node meanwhile; unsealing from it")
+        await _step(manager, None, root_token_id)
 
 
 async def _initialise(manager: SealManager, auto_init: AutoInitConfig, root_token_id: str | None) -> None:

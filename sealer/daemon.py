@@ -4,6 +4,7 @@ torn down in reverse order."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
@@ -61,6 +62,13 @@ def _ha_lock(config: Config, storage: Storage) -> PostgresHaLock | None:
     return PostgresHaLock(storage, config.storage.ha_table, uuid.uuid4().hex, api_addr, socket.gethostname())
 
 
+def _init_guard(storage: Storage) -> Callable[[], contextlib.AbstractAsyncContextManager[None]] | None:
+    """A storage several daemons share initialises under a lock, so only one of them makes the keys."""
+    if isinstance(storage, PostgresStorage):
+        return lambda: storage.exclusive("init")
+    return None
+
+
 async def open_storage(config: Config) -> Storage:
     if isinstance(config.storage, SqliteStorageConfig):
         return await SqliteStorage.open(config.storage.path)
@@ -94,7 +102,7 @@ async def running(config: Config, *, dev: DevOptions | None = None) -> AsyncIter
         seal = seals.active
         ha_lock = _ha_lock(config, storage)
         manager = SealManager(storage, seal, migrate_from=seals.migrate_from, options=seals.options,
-                              ha=ha_lock is not None)
+                              ha=ha_lock is not None, init_guard=_init_guard(storage))
         ha = None if ha_lock is None else HaCoordinator(manager, ha_lock)
         app = build_app(manager, ha, forward=config.request_forwarding, listener=config.listener)
         app[HTTP_READ_TIMEOUT] = config.listener.http_read_timeout

@@ -74,7 +74,8 @@ class SealManager:
     migrate away from (Vault's seal migration); `options` says how the seal's keys are looked after."""
 
     def __init__(self, storage: Storage, seal: Seal | Pkcs11Seal, *, migrate_from: Seal | Pkcs11Seal | None = None,
-                 options: SealOptions | None = None, ha: bool = False) -> None:
+                 options: SealOptions | None = None, ha: bool = False,
+                 init_guard: Callable[[], contextlib.AbstractAsyncContextManager[None]] | None = None) -> None:
         self.storage = storage
         self.seal: Seal = _as_seal(seal)
         self.migrate_from: Seal | None = None if migrate_from is None else _as_seal(migrate_from)
@@ -101,6 +102,8 @@ class SealManager:
         self.sealed_event.set()
         # HA: the barrier is open but another daemon is the active one; the core stays down here.
         self.ha = ha
+        # Several daemons on one storage must not initialise it twice: init runs inside this guard.
+        self._init_guard = init_guard or _no_guard
         self.standby = False
         self.standby_event = asyncio.Event()
 
@@ -188,9 +191,9 @@ class SealManager:
     # -- init --------------------------------------------------------------------------------
 
     async def initialize(self, request: InitRequest) -> InitResult:
-        async with self._transition:
+        async with self._transition, self._init_guard():
             if await self.initialized():
-                raise BadRequest("Vault is already initialized")
+                raise AlreadyInitialized("Vault is already initialized")
             if self.migrate_from is not None:
                 log.warning("initialising with the %s seal; the disabled %s block has nothing to migrate and can "
                             "be removed", self.seal.type, self.migrate_from.type)
@@ -689,6 +692,15 @@ class SealManager:
 class Editing:
     record: SealRecord
     root_key: bytes = field(repr=False)
+
+
+class AlreadyInitialized(BadRequest):
+    """sys/init on a store that is initialised (perhaps just now, by another daemon sharing it)."""
+
+
+@asynccontextmanager
+async def _no_guard() -> AsyncIterator[None]:
+    yield
 
 
 class SealUnavailableError(Sealed):

@@ -12,8 +12,8 @@ can say "PostgreSQL is down" instead of a stack trace; the pool reconnects on it
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -25,6 +25,7 @@ from engine.storage.base import BatchOp, Put, as_value
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 DEFAULT_TABLE = "sealer_store"
 _SCHEMA_LOCK = 0x5EA1E5  # an advisory lock id: daemons starting together create the table once
+_EXCLUSIVE_NAMESPACE = 0x5EA2  # pg_advisory_lock(namespace, hashtext(table:name)) for `exclusive`
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,21 @@ class PostgresStorage:
                 await connection.execute(
                     f'CREATE TABLE IF NOT EXISTS {table} (key TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL)'
                 )
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Run a block while no other daemon on this table runs one of the same name (e.g. initialising
+        the store): a session advisory lock, released when the block ends or the session dies."""
+        with translated(self._settings):
+            async with self._pool.acquire() as connection:
+                key = f"{self._settings.table}:{name}"
+                await connection.execute("SELECT pg_advisory_lock($1, hashtext($2))", _EXCLUSIVE_NAMESPACE, key)
+                try:
+                    yield
+                finally:
+                    await connection.execute(
+                        "SELECT pg_advisory_unlock($1, hashtext($2))", _EXCLUSIVE_NAMESPACE, key
+                    )
 
     async def get(self, key: str) -> bytes | None:
         with translated(self._settings):

@@ -172,3 +172,30 @@ def test_postgresql_down_is_reported_and_recovered_from_without_restart(
         assert node.process is not None and node.process.poll() is None
         assert cluster.password not in node.log()
     assert urlsplit(active.address).hostname == "127.0.0.1"
+
+
+def test_nodes_starting_together_on_an_empty_store_initialise_it_once(
+    daemons: Callable[..., Daemon], softhsm_token: Any, tmp_path: Path, cluster: PostgresCluster
+) -> None:
+    installation = next(_installations)
+    nodes = []
+    for index in range(2):
+        workdir = tmp_path / f"node{index}"
+        port = free_port()
+        # Both with auto_init: the init lock in PostgreSQL lets one of them make the keys.
+        daemon = daemons(workdir, node_config(softhsm_token, workdir, cluster, port, first=True, forwarding=True,
+                                              installation=installation))
+        daemon.port = port
+        nodes.append(daemon)
+    for node in nodes:
+        node.start()
+    for node in nodes:
+        node.wait_until(lambda n=node: n.health_status() in (200, 429), "the node to unseal")
+    written = [node for node in nodes if (node.workdir / "init.json").exists()]
+    assert len(written) == 1, "exactly one node initialised the store"
+    root = json.loads((written[0].workdir / "init.json").read_text())["root_token"]
+    for node in nodes:
+        assert node.call("GET", "auth/token/lookup-self", token=root)[0] == 200
+    assert sorted(node.health_status() for node in nodes) == [200, 429]
+    other = next(node for node in nodes if node is not written[0])
+    assert "initialised by another node meanwhile" in other.log() or "unsealed as a standby" in other.log()
