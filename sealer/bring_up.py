@@ -58,16 +58,23 @@ async def _step(manager: SealManager, auto_init: AutoInitConfig | None, root_tok
 
 
 async def _initialise(manager: SealManager, auto_init: AutoInitConfig, root_token_id: str | None) -> None:
+    async def deliver(result: InitResult) -> None:
+        # Before the daemon reports unsealed: a client that sees it ready finds the file complete.
+        _announce(result, auto_init.output_file)
+        if auto_init.output_file:
+            try:
+                _write_private(Path(auto_init.output_file), result)
+            except OSError as exc:
+                log.error("could not write %s: %s; the root token and shares were printed on stdout once",
+                          auto_init.output_file, exc)
+
     if manager.seal.auto_unseal:
-        request = InitRequest(recovery_shares=auto_init.secret_shares,
-                              recovery_threshold=auto_init.secret_threshold, root_token_id=root_token_id)
+        request = InitRequest(recovery_shares=auto_init.secret_shares, recovery_threshold=auto_init.secret_threshold,
+                              root_token_id=root_token_id, deliver=deliver)
     else:
-        request = InitRequest(secret_shares=auto_init.secret_shares,
-                              secret_threshold=auto_init.secret_threshold, root_token_id=root_token_id)
+        request = InitRequest(secret_shares=auto_init.secret_shares, secret_threshold=auto_init.secret_threshold,
+                              root_token_id=root_token_id, deliver=deliver)
     result = await manager.initialize(request)
-    if auto_init.output_file:
-        _write_private(Path(auto_init.output_file), result)
-    _announce(result, auto_init.output_file)
     if not manager.seal.auto_unseal:
         # The shares are in our hands only this once: use them so the first start ends unsealed.
         for share in result.keys[: auto_init.secret_threshold]:
@@ -79,12 +86,17 @@ async def _initialise(manager: SealManager, auto_init: AutoInitConfig, root_toke
 
 
 def _write_private(path: Path, result: InitResult) -> None:
+    """Mode 0600 from the start, complete or absent: written beside it, synced, then renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    partial = path.with_name(f".{path.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         os.fchmod(out.fileno(), 0o600)
         json.dump(result.body(), out, indent=2)
         out.write("\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, path)
     log.info("wrote the root token and shares to %s (mode 0600)", path)
 
 

@@ -50,6 +50,9 @@ class InitRequest:
     # Applied to the result before init commits (e.g. PGP-encrypting the shares and root token): if it
     # raises, init is abandoned and the store stays uninitialised, so no share is ever lost.
     protect: Callable[[InitResult], Awaitable[InitResult]] | None = field(default=None, repr=False, compare=False)
+    # Hands the result over once init has committed and before the daemon reports itself unsealed (e.g.
+    # auto_init's output file), so whoever sees it unsealed also finds the secrets where they were promised.
+    deliver: Callable[[InitResult], Awaitable[None]] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,8 @@ class SealManager:
             self._record = record
             log.info("initialised a new %s-sealed store (%d wrapping(s) of the root key%s)", self.seal.type,
                      len(record.wrappings), ", break-glass on" if record.break_glass else "")
+            if request.deliver is not None:
+                await request.deliver(result)
             if auto:
                 self._root_key = root_key
                 if self.ha:

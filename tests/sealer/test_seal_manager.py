@@ -128,3 +128,15 @@ async def test_replacing_the_recovery_key(softhsm_token) -> None:
         await manager.key_from_shares(result.recovery_keys[:2])
     assert await manager.key_from_shares(fresh) == fresh[0]
     await manager.seal.close()
+
+
+async def test_init_delivers_the_secrets_before_the_daemon_reports_unsealed(softhsm_token) -> None:
+    manager = SealManager(MemoryStorage(), pkcs11_seal(softhsm_token))
+    seen: list[tuple[bool, str]] = []
+
+    async def deliver(result) -> None:
+        seen.append((manager.sealed, result.root_token))
+
+    result = await manager.initialize(InitRequest(recovery_shares=1, recovery_threshold=1, deliver=deliver))
+    assert seen == [(True, result.root_token)]  # handed over while health still said "sealed"
+    assert not manager.sealed
