@@ -33,6 +33,9 @@ def unix(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
+# Pure and called on every KV v2 read (twice) and token lookup: the same few times recur, and strftime
+# is the costly part.
+@functools.lru_cache(maxsize=4096)
 def rfc3339(moment: datetime) -> str:
     """Go's RFC3339Nano rendering in UTC, as Vault prints times."""
     text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")

@@ -48,6 +48,7 @@ from engine.tokens.entry import (
     utc_now,
 )
 from engine.tokens.entry_cache import EntryCache
+from engine.tokens.parsed_entries import ParsedEntries
 from engine.tokens.policy_names import NON_ASSIGNABLE, sanitize_policies
 from engine.tokens.renewal import LoginRenewal, RenewTerms
 from engine.tokens.roles import RoleStore
@@ -96,6 +97,8 @@ class TokenStore:
     _codec: BatchCodec | None = field(default=None, init=False, repr=False)
     # Use counting reads, decrements and writes an entry: one writer per token at a time.
     _locks: list[asyncio.Lock] = field(init=False, repr=False)
+    # Lookups reuse the parse of the cached bytes they are handed (see parsed_entries.py).
+    _parsed: ParsedEntries = field(default_factory=ParsedEntries, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.roles = RoleStore(self.storage)
@@ -299,8 +302,9 @@ class TokenStore:
             return None
         raw = await self.storage.get(ID_PREFIX + id_hash)
         if raw is None:
+            self._parsed.forget(id_hash)
             return None
-        entry = TokenEntry.from_json(raw)
+        entry = self._parsed.parse(id_hash, raw)
         if entry.used_up and not tainted:
             return None
         # Expiry is enforced here, whatever the expiration manager has or has not revoked yet.

@@ -10,7 +10,10 @@ import pytest
 from engine.errors import PermissionDenied
 from engine.request import Op
 from engine.storage.memory import MemoryStorage
+from engine.tokens.entry import TokenEntry
 from engine.tokens.entry_cache import EntryCache
+from engine.tokens.parsed_entries import ParsedEntries
+from engine.tokens.store import TokenStore
 from tests.engine.leasing import World, make_world
 
 READ_SECRETS = 'path "secret/*" { capabilities = ["read", "create", "update"] }'
@@ -123,3 +126,63 @@ async def test_the_cache_is_bounded_and_only_holds_its_prefix() -> None:
     assert await cache.get("id/c") is None
     await cache.batch([])
     assert await cache.list("id/") == ["a", "b"]
+
+
+# --- parsed token entries ------------------------------------------------------------------------
+
+
+async def _store_with_token(**settings: object) -> tuple[TokenStore, str]:
+    store = TokenStore(MemoryStorage())
+    await store.setup()
+    token, _ = await store.create(
+        policies=["reader"],
+        path="auth/token/create",
+        display_name="token",
+        meta={"team": "blue"},
+        internal_data={"role": {"names": ["a"]}},
+        **settings,  # type: ignore[arg-type]
+    )
+    return store, token
+
+
+async def test_a_lookup_hands_out_an_entry_its_caller_may_change() -> None:
+    store, token = await _store_with_token()
+    first = await store.lookup(token)
+    assert first is not None
+    first.policies.append("root")
+    assert first.meta is not None
+    first.meta["team"] = "red"
+    first.internal_data["role"]["names"].append("b")
+    first.num_uses = 99
+    again = await store.lookup(token)
+    assert again is not None and again is not first
+    assert again.policies == ["reader"]
+    assert again.meta == {"team": "blue"}
+    assert again.internal_data == {"role": {"names": ["a"]}}
+    assert again.num_uses == 0
+
+
+async def test_a_use_is_seen_by_the_next_lookup_of_a_memoised_entry() -> None:
+    store, token = await _store_with_token(num_uses=3)
+    entry = await store.lookup(token)
+    assert entry is not None
+    await store.lookup(token)  # parsed once, now remembered
+    await store.use(entry)
+    after = await store.lookup(token)
+    assert after is not None and after.num_uses == 2
+    await store.revoke(token)
+    assert await store.lookup(token) is None
+
+
+def test_a_parse_is_reused_only_for_the_very_same_bytes() -> None:
+    parsed = ParsedEntries(capacity=2)
+    entry = TokenEntry("h", "acc", ["p"], "auth/token/create", "token", 1)
+    raw = entry.to_json()
+    assert parsed.parse("h", raw) == entry
+    # Equal content in a new object (what a write leaves behind) is parsed again, not trusted.
+    entry.policies = ["changed"]
+    changed = entry.to_json()
+    assert parsed.parse("h", changed).policies == ["changed"]
+    for name in ("x", "y", "z"):
+        parsed.parse(name, TokenEntry(name, "", [], "p", "d", 1).to_json())
+    assert len(parsed) == 2

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from engine.backends.kv_v2.metadata_memo import MetadataMemo
 from engine.backends.kv_v2.store import KvStore
 from engine.storage.base import Storage
 from engine.tokens.entry import Clock
@@ -28,9 +29,10 @@ class KvContext:
     prefix: str
     clock: Clock
     locks: KeyLocks = field(default_factory=KeyLocks)
+    metadata_memo: MetadataMemo = field(default_factory=MetadataMemo, repr=False)
 
     def store(self, storage: Storage) -> KvStore:
-        return KvStore(storage, self.prefix)
+        return KvStore(storage, self.prefix, self.metadata_memo)
 
     def now(self) -> datetime:
         return self.clock()

@@ -78,7 +78,8 @@ class DataSection:
         return await self.context.store(storage).metadata(data.get("path")) is not None
 
     async def _version(self, store: KvStore, data: FieldData) -> tuple[KeyMetadata, int, VersionMeta] | None:
-        meta = await store.metadata(data.get("path"))
+        """The version a read asks for, with its key's metadata: shared, read only (read and subkeys)."""
+        meta = await store.metadata_for_reading(data.get("path"))
         if meta is None:
             return None
         wanted = data.get("version")

@@ -3,6 +3,7 @@ that live on them: the sliding window of kept versions and when a version counts
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -137,6 +138,10 @@ class KeyMetadata:
             delete_version_after=int(raw.get("delete_version_after", 0)),
             custom_metadata=dict(raw.get("custom_metadata") or {}),
         )
+
+    @classmethod
+    def from_json_bytes(cls, raw: bytes) -> KeyMetadata:
+        return cls.from_json(json.loads(raw))
 
 
 @dataclass

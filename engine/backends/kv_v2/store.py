@@ -15,14 +15,24 @@ metadata naming data that is not there (or the other way round).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
 
+from engine.backends.kv_v2.metadata_memo import MetadataMemo
 from engine.backends.kv_v2.records import KeyMetadata, KvConfig
 from engine.errors import EngineError
 from engine.storage.base import BatchOp, Delete, Put, Storage
+
+
+# Pure, and worked out on every read: hot keys hash once.
+@functools.lru_cache(maxsize=4096)
+def _version_suffix(path: str, version: int) -> str:
+    # Hashed, as Vault salts it: version numbers never mix with a path's own segments.
+    digest = hashlib.sha256(f"{path}|{version}".encode()).hexdigest()
+    return f"versions/{digest[:3]}/{digest[3:]}"
 
 
 def _encode(value: dict[str, Any]) -> bytes:
@@ -30,9 +40,11 @@ def _encode(value: dict[str, Any]) -> bytes:
 
 
 class KvStore:
-    def __init__(self, storage: Storage, prefix: str) -> None:
+    def __init__(self, storage: Storage, prefix: str, memo: MetadataMemo | None = None) -> None:
         self.storage = storage
         self.prefix = prefix
+        # Shared by the mount's requests; a store of its own when none is given.
+        self._memo = MetadataMemo() if memo is None else memo
 
     # --- keys ----------------------------------------------------------------------------------------
 
@@ -48,9 +60,7 @@ class KvStore:
         return f"{self.prefix}metadata/{path}"
 
     def version_key(self, path: str, version: int) -> str:
-        # Hashed, as Vault salts it: version numbers never mix with a path's own segments.
-        digest = hashlib.sha256(f"{path}|{version}".encode()).hexdigest()
-        return f"{self.prefix}versions/{digest[:3]}/{digest[3:]}"
+        return self.prefix + _version_suffix(path, version)
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -59,8 +69,19 @@ class KvStore:
         return KvConfig() if raw is None else KvConfig.from_json(json.loads(raw))
 
     async def metadata(self, path: str) -> KeyMetadata | None:
+        """The key's metadata, parsed for this caller alone to change."""
         raw = await self.storage.get(self.metadata_key(path))
-        return None if raw is None else KeyMetadata.from_json(json.loads(raw))
+        return None if raw is None else KeyMetadata.from_json_bytes(raw)
+
+    async def metadata_for_reading(self, path: str) -> KeyMetadata | None:
+        """The key's metadata as stored right now, possibly shared with other readers: never change it
+        (see metadata_memo.py)."""
+        key = self.metadata_key(path)
+        raw = await self.storage.get(key)
+        if raw is None:
+            self._memo.forget(key)
+            return None
+        return self._memo.shared(key, raw)
 
     async def version_data(self, path: str, version: int) -> dict[str, Any]:
         raw = await self.storage.get(self.version_key(path, version))
