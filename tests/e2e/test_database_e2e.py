@@ -104,7 +104,7 @@ def poll(condition: Any, what: str) -> None:
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {POLL_LIMIT}s: {what}")
-        time.sleep(0.2)
+        time.sleep(0.2)  # poll
 
 
 class OpenSession:

@@ -120,7 +120,7 @@ async def test_the_background_job_rotates_on_schedule_and_stops(postgres: Postgr
         world.clock.advance(60)
         async with asyncio.timeout(10):  # a bound, not an expectation
             while (await static_creds(world, "ticking"))["password"] == before:
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)  # poll
     finally:
         stopping.set()
         async with asyncio.timeout(5):
