@@ -4,10 +4,11 @@ which `main` prints on stderr with exit code 1 (2 when the server is sealed)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
-from sealer.cli.base import CommandFailed, Exit
+from sealer.cli.base import CommandFailed, Context, Exit
 from sealer.cli.client import ClientError, RequestError
 
 # A sealed server (503) exits 2, as `sealer status` does for it, so scripts can tell "sealed" from "failed".
@@ -33,3 +34,18 @@ def none_if_missing(exc: ClientError) -> None:
 def mount_path(path: str) -> str:
     """A mount path as the API stores it: no leading slash, one trailing slash."""
     return path.strip().strip("/") + "/"
+
+
+def list_keys(ctx: Context, path: str, note: str = "") -> tuple[Mapping[str, Any], list[Any]]:
+    """LIST `path` as Vault's CLI does: the answer and its keys; a 404, or an answer without a key list, is
+    "No value found" (`note` follows both messages, as in `failing`)."""
+    with failing(f"Error listing {path}", note=note):
+        try:
+            secret = ctx.client().list(path)
+        except ClientError as exc:
+            none_if_missing(exc)
+            secret = None
+    keys = ((secret or {}).get("data") or {}).get("keys")
+    if secret is None or not isinstance(keys, list):
+        raise CommandFailed(f"No value found at {path}{note}")
+    return secret, keys

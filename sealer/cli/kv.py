@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from sealer.cli.base import Command, CommandFailed, Context, Exit, Flags, Group, Parser, repeated
-from sealer.cli.calls import failing, none_if_missing
+from sealer.cli.calls import failing, list_keys, none_if_missing
 from sealer.cli.client import ClientError
 from sealer.cli.kv_metadata import GROUP as METADATA
 from sealer.cli.kv_target import KvTarget, resolve
@@ -295,15 +295,7 @@ class ListCommand(Command):
     def run(self, args: argparse.Namespace, ctx: Context) -> int:
         target = resolve(ctx, args.path, args.mount)
         path = target.api("metadata").rstrip("/") + "/"
-        with failing(f"Error listing {path}", note=target.unsure):
-            try:
-                secret = ctx.client().list(path)
-            except ClientError as exc:
-                none_if_missing(exc)
-                secret = None
-        keys = ((secret or {}).get("data") or {}).get("keys")
-        if not isinstance(keys, list):
-            raise CommandFailed(f"No value found at {path}{target.unsure}")
+        secret, keys = list_keys(ctx, path, note=target.unsure)
         print_warnings(ctx, secret)
         return show_list(ctx, sorted(keys, key=str) if ctx.format == "table" else keys)
 

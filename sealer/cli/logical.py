@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from sealer.cli.base import Command, CommandFailed, Context, Exit, Flags, Parser
-from sealer.cli.calls import failing, none_if_missing
+from sealer.cli.calls import failing, list_keys, none_if_missing
 from sealer.cli.client import ClientError
 from sealer.cli.kvdata import DataError, parse_kv
 from sealer.cli.output import dump, output_secret, print_raw_field, print_warnings, table
@@ -105,15 +105,7 @@ class ListCommand(Command):
 
     def run(self, args: argparse.Namespace, ctx: Context) -> int:
         path = sanitize_path(args.path) + "/"
-        with failing(f"Error listing {path}"):
-            try:
-                secret = ctx.client().list(path)
-            except ClientError as exc:
-                none_if_missing(exc)
-                secret = None
-        keys = ((secret or {}).get("data") or {}).get("keys")
-        if not isinstance(keys, list):
-            raise CommandFailed(f"No value found at {path}")
+        secret, keys = list_keys(ctx, path)
         if ctx.format != "table":
             ctx.env.out(dump(keys, ctx.format))
             return Exit.OK
