@@ -49,8 +49,9 @@ class PostgresHaLock:
         self._node_id = node_id
         self._api_addr = api_addr
         self._hostname = hostname
-        self._session: asyncpg.Connection | None = None
-        self._since: datetime | None = None
+        self._session: asyncpg.Connection | None = None  # holds the lock
+        # A standby's session between attempts: one connection, not a new login every second.
+        self._waiting: asyncpg.Connection | None = None
 
     @property
     def node_id(self) -> str:
@@ -76,23 +77,25 @@ class PostgresHaLock:
         if self.held:
             return True
         with translated(self._settings):
-            session = await self._connect()
+            session, self._waiting = self._waiting, None
+            if session is None or session.is_closed():
+                session = await self._connect()
             try:
                 got = await session.fetchval(
                     "SELECT pg_try_advisory_lock($1, hashtext($2))", _LOCK_NAMESPACE, self._settings.table
                 )
                 if not got:
-                    await session.close()
+                    self._waiting = session
                     return False
-                self._since = await session.fetchval(
+                await session.execute(
                     f"INSERT INTO {self._table} (node_id, api_addr, hostname, last_echo, lock_pid, active_since) "
                     "VALUES ($1, $2, $3, now(), pg_backend_pid(), now()) ON CONFLICT (node_id) DO UPDATE SET "
                     "api_addr = $2, hostname = $3, last_echo = now(), lock_pid = pg_backend_pid(), "
-                    "active_since = now() RETURNING active_since",
+                    "active_since = now()",
                     self._node_id, self._api_addr, self._hostname,
                 )
             except BaseException:
-                await session.close()
+                await _close(session, self._settings.command_timeout)
                 raise
         self._session = session
         return True
@@ -108,14 +111,11 @@ class PostgresHaLock:
             raise StorageError(f"the HA lock's PostgreSQL session failed: {exc or type(exc).__name__}") from exc
 
     async def release(self) -> None:
-        session, self._session, self._since = self._session, None, None
-        if session is None or session.is_closed():
-            return
-        # Closing the session releases its advisory lock; a failure means it is gone already.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(session.close(), timeout=self._settings.command_timeout)
-        if not session.is_closed():
-            session.terminate()
+        """Give the lock up (closing its session releases it), and close a standby's waiting session."""
+        for session in (self._session, self._waiting):
+            if session is not None:
+                await _close(session, self._settings.command_timeout)
+        self._session = self._waiting = None
 
     async def echo(self) -> None:
         """This daemon's heartbeat row, so sys/ha-status lists standbys too."""
@@ -166,3 +166,13 @@ class PostgresHaLock:
         with translated(self._settings):
             async with self._storage.pool.acquire() as connection:
                 yield connection
+
+
+async def _close(session: asyncpg.Connection, timeout: float) -> None:
+    """Close a session, or drop it: a failure to close means it is gone already."""
+    if session.is_closed():
+        return
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(session.close(), timeout=timeout)
+    if not session.is_closed():
+        session.terminate()

@@ -89,3 +89,22 @@ async def test_two_installations_on_different_tables_elect_independently(
         await there.release()
     finally:
         await other.close()
+
+
+async def test_a_standby_retries_on_one_session_and_release_closes_it(
+    make_lock: MakeLock, postgres: PostgresCluster
+) -> None:
+    holder, standby = make_lock("holder"), make_lock("standby")
+    assert await holder.try_acquire()
+    admin = await asyncpg.connect(postgres.dsn)
+    try:
+        sessions = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sealer-ha'"
+        before = await admin.fetchval(sessions)
+        for _ in range(5):
+            assert not await standby.try_acquire()
+        assert await admin.fetchval(sessions) == before + 1  # five attempts, one session
+        await standby.release()
+        await holder.release()
+        assert await standby.try_acquire()  # its next attempt opens a fresh session and wins
+    finally:
+        await admin.close()
