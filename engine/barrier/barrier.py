@@ -193,7 +193,7 @@ def _encrypt(key: bytes, term: int, path: str, plaintext: bytes) -> bytes:
 
 
 def _encrypt_value(key_term: KeyTerm, path: str, value: bytes) -> bytes:
-    return _encrypt(key_term.key, key_term.term, path, as_value(value))
+    return _HEADER.pack(key_term.term, VERSION) + key_term.cipher.encrypt(as_value(value), path.encode())
 
 
 def _decrypt(keyring: Keyring, path: str, blob: bytes) -> bytes:
@@ -202,7 +202,7 @@ def _decrypt(keyring: Keyring, path: str, blob: bytes) -> bytes:
         key_term = keyring.term(term)
         if version != VERSION or key_term is None:
             raise crypto.DecryptError()
-        return crypto.decrypt(key_term.key, blob[_HEADER.size :], path.encode())
+        return key_term.cipher.decrypt(blob[_HEADER.size :], path.encode())
     except (struct.error, crypto.DecryptError) as exc:
         log.warning("stored value at %r does not decrypt: tampered, moved, or under an unknown term", path)
         raise BarrierDecryptError(f"stored value at {path!r} does not decrypt") from exc

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from engine.crypto import new_key
+from engine.crypto import Cipher, new_key
 from engine.crypto.keys import KEY_SIZE
 
 _FORMAT_VERSION = 1
@@ -22,10 +22,12 @@ class KeyTerm:
     term: int
     key: bytes = field(repr=False)
     install_time: datetime
+    cipher: Cipher = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.key) != KEY_SIZE:
             raise ValueError(f"term {self.term}: a barrier key is {KEY_SIZE} bytes")
+        object.__setattr__(self, "cipher", Cipher(self.key))
 
 
 @dataclass(frozen=True)

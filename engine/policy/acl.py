@@ -80,6 +80,7 @@ def _rank(first_wildcard: int, is_prefix: bool, wildcards: int, pattern: str) ->
 _ROOT_DECISION = Decision(allowed=True, sudo=True, capabilities=frozenset({ROOT}))
 _DENY = int(Capability.DENY)
 _REQUIRED_BITS = {op: int(bit) for op, bit in REQUIRED.items()}
+_ANSWERS_KEPT = 4096
 
 
 class ACL:
@@ -116,6 +117,9 @@ class ACL:
             key = "" if first == "+" or (compiled.is_prefix and len(compiled.segments) == 1) else first
             self._segments.setdefault(key, []).append((compiled, compiled.rank))
         self.rule_count = len(exact) + len(prefix) + len(segment)
+        # The rule answering a path, by (path, is a list): an ACL never changes once made (a policy edit
+        # makes new ACLs), so a repeated path skips the tree walk. Bounded: cleared when full.
+        self._answers: dict[tuple[str, bool], Permissions | None] = {}
 
     # --- asking -----------------------------------------------------------------------------------
 
@@ -125,7 +129,7 @@ class ACL:
             return _ROOT_DECISION
         if op is Op.LIST and not path.endswith("/"):
             path += "/"  # Vault's HTTP layer lists "secret/x" as "secret/x/"
-        permissions, _ = self._lookup(path.lstrip("/"), op is Op.LIST)
+        permissions = self._answer(path.lstrip("/"), op is Op.LIST)
         if permissions is None:
             return Decision(False, False, frozenset(), "no policy rule matches this path")
         bits, granted, sudo = permissions.bits, permissions.granted, permissions.sudo
@@ -165,6 +169,18 @@ class ACL:
         return self._lookup(path.lstrip("/"), op is Op.LIST)[1]
 
     # --- matching ---------------------------------------------------------------------------------
+
+    def _answer(self, path: str, is_list: bool) -> Permissions | None:
+        key = (path, is_list)
+        try:
+            return self._answers[key]
+        except KeyError:
+            pass
+        permissions = self._lookup(path, is_list)[0]
+        if len(self._answers) >= _ANSWERS_KEPT:
+            self._answers.clear()
+        self._answers[key] = permissions
+        return permissions
 
     def _lookup(self, path: str, is_list: bool) -> tuple[Permissions | None, int]:
         compared = 1

@@ -8,12 +8,12 @@ from engine.request import BytesResponse, Op
 from sealer.config import ListenerConfig
 from sealer.ha import HaCoordinator
 from sealer.http import openapi_extra, sys_ceremonies, sys_ha, sys_seal, sys_seal_admin, sys_tpm_reseal
-from sealer.http.errors import engine_errors
-from sealer.http.forwarding import FORWARDER, Forwarder, standby_forwarding
+from sealer.http.edge import edge
+from sealer.http.forwarding import FORWARDER, Forwarder
 from sealer.http.keys import HA_COORDINATOR, SEAL_MANAGER
-from sealer.http.limits import body_size, concurrency_bound, install_limits, rate_limits
+from sealer.http.limits import install_limits
 from sealer.http.list_verb import accept_list_verb
-from sealer.http.metrics import ENGINE_REQUEST, add_metrics_routes, request_metrics
+from sealer.http.metrics import ENGINE_REQUEST, add_metrics_routes
 from sealer.http.parse import engine_request
 from sealer.http.responses import error_response, json_response, no_content, raw_response
 from sealer.metrics import Metrics
@@ -53,10 +53,7 @@ def build_app(manager: SealManager, ha: HaCoordinator | None = None, *, forward:
     listener = listener or ListenerConfig()
     # A negative max_request_size turns the cap off, as in Vault.
     max_size = listener.max_request_size if listener.max_request_size > 0 else 2**63
-    app = web.Application(
-        middlewares=[request_metrics, concurrency_bound, rate_limits, engine_errors, body_size, standby_forwarding],
-        client_max_size=max_size,
-    )
+    app = web.Application(middlewares=[edge], client_max_size=max_size)
     install_limits(app, max_concurrent_requests=listener.max_concurrent_requests, max_request_size=max_size)
     add_metrics_routes(app, Metrics(manager), unauthenticated=listener.unauthenticated_metrics_access)
     app[SEAL_MANAGER] = manager

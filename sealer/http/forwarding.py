@@ -8,8 +8,6 @@ changed meanwhile) gets a 503 rather than a loop.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import aiohttp
 from aiohttp import web
 
@@ -29,8 +27,6 @@ NO_FORWARDING_HEADER = "X-Vault-No-Request-Forwarding"  # as Vault: the client a
 _NOT_COPIED = frozenset({"host", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade",
                          "te", "trailer", "proxy-authorization", "proxy-connection"})
 _FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Forwarder:
@@ -60,11 +56,12 @@ class Forwarder:
 FORWARDER = web.AppKey("forwarder", Forwarder)
 
 
-@web.middleware
-async def standby_forwarding(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def forwarded(request: web.Request) -> web.StreamResponse | None:
+    """The answer for a request a standby must not serve itself (forwarded, redirected with a raised 307,
+    or refused); None when this node serves it."""
     forwarder = request.app.get(FORWARDER)
     if forwarder is None or not request.app[SEAL_MANAGER].standby or request.path in LOCAL_ON_STANDBY:
-        return await handler(request)
+        return None
     if request.headers.get(FORWARDED_HEADER):
         return error_response(503, ["this node is a standby and the request was already forwarded once: "
                                     "the active node changed meanwhile; retry"])

@@ -1,4 +1,4 @@
-"""Limits a public listener needs, as aiohttp middlewares:
+"""Limits a public listener needs (sealer/http/edge.py applies them to every request):
 
 - a bound on requests in progress (the listener's max_concurrent_requests): one over it is refused at
   once with a 503 rather than queued, so a flood of slow clients cannot pile up work without end;
@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from engine.errors import BadRequest, EngineError
 from engine.policy import normalize_request_path
@@ -44,40 +43,20 @@ def _refused(request: web.Request, reason: str) -> None:
         metrics.refused.labels(reason).inc()
 
 
-@web.middleware
-async def concurrency_bound(request: web.Request, handler: Handler) -> web.StreamResponse:
-    in_flight = request.app.get(IN_FLIGHT)
-    if in_flight is None:
-        return await handler(request)
-    if in_flight.count >= in_flight.limit:
-        _refused(request, "concurrency")
-        return error_response(503, [f"too many requests in progress: this listener serves at most "
-                                    f"{in_flight.limit} at once (max_concurrent_requests); retry shortly"])
-    in_flight.count += 1
-    try:
-        return await handler(request)
-    finally:
-        in_flight.count -= 1
+def over_concurrency(request: web.Request, in_flight: InFlight) -> web.Response:
+    _refused(request, "concurrency")
+    return error_response(503, [f"too many requests in progress: this listener serves at most "
+                                f"{in_flight.limit} at once (max_concurrent_requests); retry shortly"])
 
 
-@web.middleware
-async def rate_limits(request: web.Request, handler: Handler) -> web.StreamResponse:
-    verdict, headers_on = _check_quotas(request)
-    if verdict is None:
-        return await handler(request)
-    headers = _quota_headers(verdict) if headers_on else {}
-    if not verdict.allowed:
-        _refused(request, "rate_limit")
-        response = error_response(429, [f'request path "{verdict.path}": rate limit quota exceeded'])
-        response.headers["Retry-After"] = str(_seconds_until(verdict.reset))
-    else:
-        response = await handler(request)
-    if not response.prepared:
-        response.headers.update(headers)
+def over_rate_limit(request: web.Request, verdict: Verdict) -> web.Response:
+    _refused(request, "rate_limit")
+    response = error_response(429, [f'request path "{verdict.path}": rate limit quota exceeded'])
+    response.headers["Retry-After"] = str(_seconds_until(verdict.reset))
     return response
 
 
-def _check_quotas(request: web.Request) -> tuple[Verdict | None, bool]:
+def check_quotas(request: web.Request) -> tuple[Verdict | None, bool]:
     """The verdict of the rule that applies (None: none, or nothing to enforce on this node now: sealed,
     a standby, not an API path) and whether the X-Ratelimit-* headers are on."""
     manager = request.app[SEAL_MANAGER]
@@ -93,7 +72,7 @@ def _check_quotas(request: web.Request) -> tuple[Verdict | None, bool]:
     return quotas.check(path, request.remote or ""), quotas.config.enable_rate_limit_response_headers
 
 
-def _quota_headers(verdict: Verdict) -> dict[str, str]:
+def quota_headers(verdict: Verdict) -> dict[str, str]:
     return {
         "X-Ratelimit-Limit": str(verdict.limit),
         "X-Ratelimit-Remaining": str(verdict.remaining),
@@ -105,15 +84,11 @@ def _seconds_until(unix_time: float) -> int:
     return max(0, math.ceil(unix_time - time.time()))
 
 
-@web.middleware
-async def body_size(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPRequestEntityTooLarge:
-        _refused(request, "body_size")
-        cap = request.app.get(MAX_REQUEST_SIZE, request.client_max_size)
-        return error_response(413, [f"request body too large: this listener accepts at most {cap} bytes "
-                                    f"(max_request_size)"])
+def too_large(request: web.Request) -> web.Response:
+    _refused(request, "body_size")
+    cap = request.app.get(MAX_REQUEST_SIZE, request.client_max_size)
+    return error_response(413, [f"request body too large: this listener accepts at most {cap} bytes "
+                                f"(max_request_size)"])
 
 
 def install_limits(app: web.Application, *, max_concurrent_requests: int, max_request_size: int) -> None:

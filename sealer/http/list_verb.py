@@ -1,15 +1,126 @@
-"""Vault's LIST verb over aiohttp.
+"""Vault's LIST verb over aiohttp, on aiohttp's C parser.
 
-aiohttp's C parser (llhttp) refuses request methods outside its built-in list, and LIST is not on it,
-so `hvac` and `curl -X LIST` would get a 400 before any handler runs. aiohttp's pure-Python parser
-accepts any RFC 9110 method token; the listener uses it instead. This is process-wide by nature:
-aiohttp picks the parser class from a module global when a connection opens.
+aiohttp's C parser (llhttp) refuses request methods outside its built-in list, and LIST is not on it, so
+`hvac` and `curl -X LIST` would get a 400 before any handler runs. aiohttp's pure-Python parser accepts
+any method but costs about a twentieth of a cached read. So each connection gets a `ListAwareParser`:
+
+- it frames the byte stream itself, just enough to know where each request starts: the header block up
+  to its blank line (held back until complete, which llhttp would wait for anyway), then exactly
+  Content-Length body bytes;
+- a request whose method is LIST reaches llhttp spelled LOCK (a method llhttp knows and Vault has no
+  use for), and its parsed message gets LIST back; a real LOCK request stays LOCK (and is refused);
+- anything outside the simple shape it frames (Transfer-Encoding, Upgrade, a repeated or odd
+  Content-Length, bare CR or LF, an empty line before the request line, a method beyond the usual ones,
+  a header block over 64 KiB) hands the rest of the connection, from that request's first byte, to the
+  pure-Python parser, which is what served every request before. llhttp is then between requests, having
+  parsed all it was given (it is made without its pipelining pause, so it keeps no unparsed tail).
+
+Installed process-wide by nature: aiohttp picks the parser class from a module global per connection.
 """
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from aiohttp import http_parser, web_protocol
+
+_C_PARSER: Any = getattr(http_parser, "HttpRequestParserC", None)
+_PY_PARSER: Any = http_parser.HttpRequestParserPy
+_LIST, _STAND_IN = b"LIST", b"LOCK"
+_SIMPLE_METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS", _LIST})
+_MAX_HEAD = 64 * 1024
+_FRAMING_HEADER = re.compile(rb"\r\n(content-length|transfer-encoding|upgrade):([^\r\n]*)", re.IGNORECASE)
+_NOTHING: tuple[tuple[Any, ...], bool, bytes] = ((), False, b"")
+
+
+def _framing(head: bytes) -> tuple[bool, int] | None:
+    """(is a LIST, body length) of a complete header block, or None when it is not the simple kind."""
+    method = head[: head.find(b" ")]
+    crs, lfs = head.count(b"\r"), head.count(b"\n")
+    # Equal counts of CR, LF and CRLF: every line ends in CRLF, with no bare CR or LF anywhere.
+    if method not in _SIMPLE_METHODS or crs != lfs or head.count(b"\r\n") != crs:
+        return None
+    length: int | None = None
+    for found in _FRAMING_HEADER.finditer(head):
+        value = found.group(2).strip(b" \t")
+        if found.group(1).lower() != b"content-length" or length is not None or not value.isdigit():
+            return None
+        length = int(value)
+    return method == _LIST, length or 0
+
+
+class ListAwareParser:
+    """aiohttp's request parser interface (feed_data, feed_eof, and the rest delegated), llhttp inside."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._args, self._kwargs = args, kwargs
+        self._c = _C_PARSER(*args, **{**kwargs, "max_msg_queue_size": 0})
+        self._py: Any = None
+        self._held = b""  # the start of a request whose header block is not complete yet
+        self._body_left = 0  # body bytes of the current request llhttp still has to get
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._py if self._py is not None else self._c, name)
+
+    def feed_data(self, data: bytes) -> tuple[Any, bool, bytes]:
+        if self._py is not None:
+            return self._py.feed_data(data)
+        pieces: list[bytes] = []
+        lists: list[bool] = []  # per request framed in this call, in order
+        pos, size = 0, len(data)
+        while pos < size:
+            if self._body_left:
+                taken = min(self._body_left, size - pos)
+                pieces.append(data[pos : pos + taken])
+                self._body_left -= taken
+                pos += taken
+                continue
+            held = len(self._held)
+            buffer = self._held + data[pos:] if held else data[pos:]
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0 and len(buffer) <= _MAX_HEAD:
+                self._held = buffer
+                break
+            framing = _framing(buffer[: end + 4]) if end >= 0 and not buffer.startswith((b"\r", b"\n")) else None
+            if framing is None:
+                self._held = b""
+                return self._fall_back(pieces, lists, buffer)
+            is_list, self._body_left = framing
+            pieces.append(_STAND_IN + buffer[4 : end + 4] if is_list else buffer[: end + 4])
+            lists.append(is_list)
+            self._held = b""
+            pos += end + 4 - held
+        if not pieces:
+            return _NOTHING
+        return self._relabelled(self._c.feed_data(b"".join(pieces)), lists)
+
+    def _fall_back(self, pieces: list[bytes], lists: list[bool], rest: bytes) -> tuple[Any, bool, bytes]:
+        before: tuple[Any, ...] = ()
+        if pieces:
+            before = tuple(self._relabelled(self._c.feed_data(b"".join(pieces)), lists)[0])
+        self._py = _PY_PARSER(*self._args, **self._kwargs)
+        messages, upgraded, tail = self._py.feed_data(rest)
+        return [*before, *messages], upgraded, tail
+
+    @staticmethod
+    def _relabelled(result: tuple[Any, bool, bytes], lists: list[bool]) -> tuple[Any, bool, bytes]:
+        messages, upgraded, tail = result
+        if True not in lists:
+            return result
+        # llhttp emits one message per complete header block, in order: exactly the requests framed here.
+        relabelled = [
+            (message._replace(method="LIST"), payload) if is_list and message.method == "LOCK" else (message, payload)
+            for (message, payload), is_list in zip(messages, lists, strict=False)
+        ]
+        return relabelled, upgraded, tail
+
+    def feed_eof(self) -> Any:
+        return (self._py if self._py is not None else self._c).feed_eof()
 
 
 def accept_list_verb() -> None:
-    web_protocol.HttpRequestParser = http_parser.HttpRequestParserPy  # type: ignore[misc]
+    if _C_PARSER is None:  # aiohttp without its C extensions (AIOHTTP_NO_EXTENSIONS): Python parser only
+        web_protocol.HttpRequestParser = _PY_PARSER  # type: ignore[misc]
+    else:
+        web_protocol.HttpRequestParser = ListAwareParser  # type: ignore[misc]

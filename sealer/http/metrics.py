@@ -12,10 +12,7 @@ needs none and answers while sealed too (the seal gauges then say so), as Vault 
 
 from __future__ import annotations
 
-import time
-
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from engine.backends.sys_metrics import FORMATS
 from engine.errors import BadRequest
@@ -33,26 +30,7 @@ _METHOD_OPERATIONS = {"GET": "read", "HEAD": "read", "POST": "update", "PUT": "u
                       "LIST": "list", "PATCH": "patch"}
 
 
-@web.middleware
-async def request_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
-    metrics = request.app.get(METRICS)
-    if metrics is None or not request.path.startswith("/v1/"):
-        return await handler(request)
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:  # redirects the error middleware lets through
-        status = exc.status
-        raise
-    finally:
-        mount, operation = _labels(request)
-        metrics.observe(mount, operation, status, time.perf_counter() - started)
-
-
-def _labels(request: web.Request) -> tuple[str, str]:
+def request_labels(request: web.Request) -> tuple[str, str]:
     engine_req = request.get(ENGINE_REQUEST)
     if engine_req is not None and engine_req.mount_point:
         return engine_req.mount_point, engine_req.op.value

@@ -64,6 +64,8 @@ def wrap_ttl(request: web.Request) -> int:
 
 
 def query_flag(request: web.Request, name: str) -> bool:
+    if not request.rel_url.raw_query_string:
+        return False
     value = request.query.get(name)
     return value is not None and (value == "" or value.lower() in _TRUE)
 
@@ -76,7 +78,9 @@ async def engine_request(request: web.Request, path: str) -> Request:
         op = Op.LIST
     if op in (Op.READ, Op.LIST, Op.DELETE):
         # Vault passes query parameters as request data for reads and lists.
-        data: dict[str, Any] = {k: v for k, v in request.query.items() if k != "list"}
+        data: dict[str, Any] = (
+            {k: v for k, v in request.query.items() if k != "list"} if request.rel_url.raw_query_string else {}
+        )
         if op is Op.DELETE:
             data.update(await json_body(request))
     else:

@@ -35,7 +35,7 @@ async def read_body(request: web.Request) -> bytes:
             return await request.read()
     except TimeoutError:
         # Stop waiting for the rest: aiohttp would otherwise drain it for up to 10 s after answering. The
-        # error closes the connection once the 408 is sent (engine_errors: close_connection).
+        # error closes the connection once the 408 is sent (sealer/http/errors.py: close_connection).
         request.content.feed_eof()
         log.warning("%s %s from %s: the request body did not arrive within %g s; connection closed",
                     request.method, request.path, request.remote, seconds)

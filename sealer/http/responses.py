@@ -7,6 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+# One encoder for every response: json.dumps with any non-default option builds a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 # Vault marks every API response as not cacheable: they carry secrets.
 _HEADERS = {"Cache-Control": "no-store"}
 # Exactly Vault's header, without aiohttp's "; charset=utf-8": hvac parses an error body (its "errors",
@@ -15,7 +17,7 @@ _JSON_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status, headers=_JSON_HEADERS)
+    return web.Response(body=_encode(body).encode(), status=status, headers=_JSON_HEADERS)
 
 
 def error_response(status: int, messages: list[str]) -> web.Response:
