@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import functools
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -251,6 +252,31 @@ class FieldData:
         return self.get(name), name in self._parsed
 
 
+_REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
+
+
+def literal_prefix(pattern: str) -> str:
+    """Text that every full match of `pattern` starts with ("" when there is none to be sure of)."""
+    depth, escaped = 0, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return ""  # a top-level alternation: its branches need not share a start
+    end = 0
+    while end < len(pattern) and pattern[end] not in _REGEX_SPECIAL:
+        end += 1
+    if end < len(pattern) and pattern[end] in "?*{":
+        end -= 1  # the character before an optional or counted repeat may be absent
+    return pattern[: max(end, 0)]
+
+
 @dataclass
 class Path:
     pattern: str
@@ -263,8 +289,11 @@ class Path:
     takes_arbitrary_input: bool = False
     regex: re.Pattern[str] = field(init=False, repr=False)
 
+    literal_prefix: str = field(init=False, repr=False)
+
     def __post_init__(self) -> None:
         self.regex = re.compile(self.pattern)
+        self.literal_prefix = literal_prefix(self.pattern)
         if Op.CREATE in self.operations and self.existence_check is None:
             raise ValueError(f"path {self.pattern!r} defines CREATE but no existence check")
         captured = {name: Field(FieldType.STRING) for name in self.regex.groupindex}
@@ -287,7 +316,17 @@ class SpecialPaths:
 
     @staticmethod
     def matches(patterns: tuple[str, ...], path: str) -> bool:
-        return any(path.startswith(p[:-1]) if p.endswith("*") else path == p for p in patterns)
+        if not patterns:
+            return False
+        exact, prefixes = _compiled_special(patterns)
+        return path in exact or path.startswith(prefixes)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_special(patterns: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Special paths as exact names and prefixes (str.startswith takes a tuple): checked on every request."""
+    exact = frozenset(p for p in patterns if not p.endswith("*"))
+    return exact, tuple(p[:-1] for p in patterns if p.endswith("*"))
 
 
 @dataclass(frozen=True)
@@ -313,7 +352,12 @@ class Backend:
     special_paths: SpecialPaths = SpecialPaths()
 
     def _route(self, path: str) -> tuple[Path, dict[str, str]]:
-        found = [(p, captures) for p in self.paths if (captures := p.match(path)) is not None]
+        # A path that does not start with a pattern's literal text cannot match it: most regexes are skipped.
+        found = [
+            (p, captures)
+            for p in self.paths
+            if path.startswith(p.literal_prefix) and (captures := p.match(path)) is not None
+        ]
         if not found:
             raise NotFound("unsupported path")
         if len(found) > 1:

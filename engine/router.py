@@ -33,6 +33,8 @@ class Router:
         return None
 
     def add(self, route: Route) -> None:
+        if not route.entry.path.endswith("/"):
+            raise ValueError(f"mount point {route.entry.path!r} must end in '/'")
         existing = self.conflict(route.entry.path)
         if existing is not None:
             raise BadRequest(f"path is already in use at {existing}")
@@ -60,8 +62,12 @@ class Router:
         return route, path[len(route.entry.path) :]
 
     def _longest_prefix(self, path: str) -> Route | None:
-        best: Route | None = None
-        for mount_path, route in self._routes.items():
-            if path.startswith(mount_path) and (best is None or len(mount_path) > len(best.entry.path)):
-                best = route
-        return best
+        # Mount points end in "/" and never nest: the one that is a prefix of `path` ends at one of its
+        # slashes, so a dictionary lookup per slash finds it.
+        end = path.find("/")
+        while end != -1:
+            route = self._routes.get(path[: end + 1])
+            if route is not None:
+                return route
+            end = path.find("/", end + 1)
+        return None

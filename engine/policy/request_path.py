@@ -24,6 +24,8 @@ _WRITES = frozenset({Op.CREATE, Op.UPDATE, Op.PATCH})
 def normalize_request_path(path: str) -> str:
     if _CONTROL.search(path):
         raise BadRequest("invalid request path: control characters are not allowed")
+    if "." not in path and "//" not in path and not path.startswith("/"):
+        return path  # no '.', '..' or empty segment: already clean (the common case, every request)
     folder = path.endswith("/")
     segments: list[str] = []
     for segment in path.split("/"):

@@ -43,6 +43,10 @@ class PolicyStore:
         self._policies: dict[str, Policy] = {}
         self._acls: OrderedDict[tuple[str, ...], ACL] = OrderedDict()
         self._acl_cache_size = acl_cache_size
+        # The same ACLs by the names exactly as a token lists them: skips cleaning and sorting them on every
+        # request. Holds only ACLs the LRU above holds: dropped with them (any policy change), and whenever
+        # the LRU evicts one (a small map of spellings, rebuilt from the LRU on the next requests).
+        self._acls_by_spelling: dict[tuple[str, ...], tuple[tuple[str, ...], ACL]] = {}
         self._generation = 0
 
     async def setup(self) -> None:
@@ -109,12 +113,26 @@ class PolicyStore:
     def _changed(self) -> None:
         self._generation += 1
         self._acls.clear()
+        self._acls_by_spelling.clear()
 
     # --- ACLs -------------------------------------------------------------------------------------
 
     async def acl_for(self, names: Iterable[str]) -> ACL:
         """The compiled ACL of these policies (unknown names are skipped, as Vault does)."""
-        key = tuple(sorted({sanitize_name(n) for n in names}))
+        spelling = tuple(names)
+        known = self._acls_by_spelling.get(spelling)
+        if known is not None:
+            key, acl = known
+            self._acls.move_to_end(key)
+            return acl
+        key = tuple(sorted({sanitize_name(n) for n in spelling}))
+        acl = await self._acl_for(key)
+        # Only an ACL the LRU keeps (made under the current policies) may be remembered by spelling too.
+        if self._acls.get(key) is acl:
+            self._acls_by_spelling[spelling] = (key, acl)
+        return acl
+
+    async def _acl_for(self, key: tuple[str, ...]) -> ACL:
         acl = self._acls.get(key)
         if acl is not None:
             self._acls.move_to_end(key)
@@ -126,6 +144,7 @@ class PolicyStore:
             self._acls[key] = acl
             if len(self._acls) > self._acl_cache_size:
                 self._acls.popitem(last=False)
+                self._acls_by_spelling.clear()  # it may hold the evicted ACL
         return acl
 
     async def sudo_privilege(self, policies: Iterable[str], path: str) -> bool:

@@ -208,3 +208,18 @@ async def test_an_acl_raced_by_a_change_is_not_cached(barrier: Barrier) -> None:
     assert fresh is not stale
     assert not fresh.check(Op.READ, "secret/app/x").allowed
     assert fresh.check(Op.LIST, "secret/app/x").allowed
+
+
+async def test_any_spelling_of_a_policy_set_finds_its_acl_and_a_change_replaces_it(store: PolicyStore) -> None:
+    await store.put("app", APP)
+    first = await store.acl_for(["default", "app"])
+    assert await store.acl_for(["app", "default"]) is first
+    assert await store.acl_for([" App", "default"]) is first
+    assert await store.acl_for(["default", "app"]) is first  # the remembered spelling
+    await store.put("app", 'path "secret/other" { capabilities = ["read"] }')
+    changed = await store.acl_for(["default", "app"])
+    assert changed is not first
+    assert not changed.check(Op.READ, "secret/app").allowed
+    assert changed.check(Op.READ, "secret/other").allowed
+    await store.delete("app")
+    assert not (await store.acl_for(["default", "app"])).check(Op.READ, "secret/other").allowed
