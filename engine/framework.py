@@ -61,6 +61,8 @@ class Field:
 
     def default_value(self) -> Any:
         value = _ZERO[self.type] if self.default is _NOT_GIVEN else self.default
+        if isinstance(value, (str, int, float, bool, type(None))):
+            return value  # immutable: nothing a handler could change
         return copy.deepcopy(value)  # a handler mutating its list must not change the schema
 
 

@@ -41,6 +41,8 @@ def is_wrapping_token(entry: TokenEntry) -> bool:
 
 def wrap_ttl(req: Request, response: Response) -> int:
     """The TTL to wrap `response` with, 0 for none: the shorter of the backend's and the request's."""
+    if req.wrap_ttl <= 0 and response.wrap is None:
+        return 0  # nobody asked: every request but wrapped ones
     asked = [ttl for ttl in (req.wrap_ttl, response.wrap.ttl if response.wrap else 0) if ttl > 0]
     return min(asked, default=0)
 

@@ -29,6 +29,8 @@ class RequestBodyTimeout(EngineError):
 
 async def read_body(request: web.Request) -> bytes:
     """The whole body, or RequestBodyTimeout once the listener's read timeout has passed."""
+    if request.content.is_eof():
+        return await request.read()  # all of it is in already: nothing to wait for, no timer to set
     seconds = request.app.get(HTTP_READ_TIMEOUT, DEFAULT_HTTP_READ_TIMEOUT)
     try:
         async with asyncio.timeout(seconds):
