@@ -10,17 +10,17 @@ any method but costs about a twentieth of a cached read. So each connection gets
 - a request whose method is LIST reaches llhttp spelled LOCK (a method llhttp knows and Vault has no
   use for), and its parsed message gets LIST back; a real LOCK request stays LOCK (and is refused);
 - anything outside the simple shape it frames (Transfer-Encoding, Upgrade, a repeated or odd
-  Content-Length, bare CR or LF, an empty line before the request line, a method beyond the usual ones,
-  a header block over 64 KiB) hands the rest of the connection, from that request's first byte, to the
-  pure-Python parser, which is what served every request before. llhttp is then between requests, having
-  parsed all it was given (it is made without its pipelining pause, so it keeps no unparsed tail).
+  Content-Length, a header block ended by a bare-LF blank line, an empty line before the request line,
+  a method beyond the usual ones, a header block over 64 KiB) hands the rest of the connection, from
+  that request's first byte, to the pure-Python parser, which is what served every request before.
+  llhttp is then between requests, having parsed all it was given (it is made without its pipelining
+  pause, so it keeps no unparsed tail).
 
 Installed process-wide by nature: aiohttp picks the parser class from a module global per connection.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import http_parser, web_protocol
@@ -30,24 +30,28 @@ _PY_PARSER: Any = http_parser.HttpRequestParserPy
 _LIST, _STAND_IN = b"LIST", b"LOCK"
 _SIMPLE_METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS", _LIST})
 _MAX_HEAD = 64 * 1024
-_FRAMING_HEADER = re.compile(rb"\r\n(content-length|transfer-encoding|upgrade):([^\r\n]*)", re.IGNORECASE)
+_CONTENT_LENGTH = b"\r\ncontent-length:"
+_TRANSFER_ENCODING, _UPGRADE = b"\r\ntransfer-encoding:", b"\r\nupgrade:"  # left to the Python parser
 _NOTHING: tuple[tuple[Any, ...], bool, bytes] = ((), False, b"")
 
 
 def _framing(head: bytes) -> tuple[bool, int] | None:
     """(is a LIST, body length) of a complete header block, or None when it is not the simple kind."""
     method = head[: head.find(b" ")]
-    crs, lfs = head.count(b"\r"), head.count(b"\n")
-    # Equal counts of CR, LF and CRLF: every line ends in CRLF, with no bare CR or LF anywhere.
-    if method not in _SIMPLE_METHODS or crs != lfs or head.count(b"\r\n") != crs:
+    if method not in _SIMPLE_METHODS:
         return None
-    length: int | None = None
-    for found in _FRAMING_HEADER.finditer(head):
-        value = found.group(2).strip(b" \t")
-        if found.group(1).lower() != b"content-length" or length is not None or not value.isdigit():
-            return None
-        length = int(value)
-    return method == _LIST, length or 0
+    # (A bare CR or LF inside the block is left to llhttp, which refuses it: its lines are CRLF only.)
+    lower = head.lower()  # header names are case-insensitive
+    if _TRANSFER_ENCODING in lower or _UPGRADE in lower:
+        return None
+    at = lower.find(_CONTENT_LENGTH)
+    if at < 0:
+        return method == _LIST, 0
+    start = at + len(_CONTENT_LENGTH)
+    value = head[start : head.index(b"\r\n", start)].strip(b" \t")
+    if not value.isdigit() or lower.find(_CONTENT_LENGTH, start) >= 0:
+        return None  # not a plain number, or a second Content-Length
+    return method == _LIST, int(value)
 
 
 class ListAwareParser:
@@ -66,6 +70,17 @@ class ListAwareParser:
     def feed_data(self, data: bytes) -> tuple[Any, bool, bytes]:
         if self._py is not None:
             return self._py.feed_data(data)
+        if not self._held and not self._body_left and not data.startswith((b"\r", b"\n")):
+            # The usual read: exactly one whole request.
+            end = data.find(b"\r\n\r\n")
+            framing = _framing(data[: end + 4]) if end >= 0 else None
+            if framing is not None and framing[1] == len(data) - end - 4:
+                if not framing[0]:
+                    return self._c.feed_data(data)  # type: ignore[no-any-return]
+                return self._relabelled(self._c.feed_data(_STAND_IN + data[4:]), [True])
+        return self._feed_framed(data)
+
+    def _feed_framed(self, data: bytes) -> tuple[Any, bool, bytes]:
         pieces: list[bytes] = []
         lists: list[bool] = []  # per request framed in this call, in order
         pos, size = 0, len(data)
@@ -79,7 +94,9 @@ class ListAwareParser:
             held = len(self._held)
             buffer = self._held + data[pos:] if held else data[pos:]
             end = buffer.find(b"\r\n\r\n")
-            if end < 0 and len(buffer) <= _MAX_HEAD:
+            # Still no blank line: wait for the rest, unless it already ended with a bare-LF one (a lenient
+            # client), which only the Python parser would take.
+            if end < 0 and len(buffer) <= _MAX_HEAD and b"\n\n" not in buffer and b"\n\r\n" not in buffer:
                 self._held = buffer
                 break
             framing = _framing(buffer[: end + 4]) if end >= 0 and not buffer.startswith((b"\r", b"\n")) else None

@@ -131,3 +131,9 @@ def test_the_listener_uses_the_list_aware_parser() -> None:
 
     accept_list_verb()
     assert web_protocol.HttpRequestParser is ListAwareParser
+
+
+async def test_a_request_with_bare_lf_line_ends_is_answered_not_left_waiting(server: TestServer) -> None:
+    lenient = b"GET /v1/lf HTTP/1.1\nHost: x\n\n"
+    answers = await _answers(server, [lenient], 1)
+    assert answers[0]["status"] in ("200", "400")  # whatever the Python parser makes of it, an answer
