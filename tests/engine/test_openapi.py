@@ -12,7 +12,7 @@ import schemathesis
 
 from engine.openapi import MountedBackend, UnexpressiblePattern, mount_path_items, templates
 from engine.request import Op, RawResponse, Request
-from tests.engine.token_harness import Engine, start_engine, stop_engine
+from tests.engine.token_harness import Engine, start_engine_with_every_mount, stop_engine
 
 SPEC = "sys/internal/specs/openapi"
 _METHOD = {Op.READ: "get", Op.UPDATE: "post", Op.CREATE: "post", Op.DELETE: "delete", Op.PATCH: "patch"}
@@ -20,12 +20,7 @@ _METHOD = {Op.READ: "get", Op.UPDATE: "post", Op.CREATE: "post", Op.DELETE: "del
 
 @pytest.fixture
 async def engine() -> AsyncIterator[Engine]:
-    engine = await start_engine()
-    for kind in ("transit", "pki", "database"):
-        await engine.call(Op.UPDATE, f"sys/mounts/{kind}", {"type": kind})
-    await engine.call(Op.UPDATE, "sys/mounts/kv2", {"type": "kv", "options": {"version": "2"}})
-    for kind in ("userpass", "approle"):
-        await engine.call(Op.UPDATE, f"sys/auth/{kind}", {"type": kind})
+    engine = await start_engine_with_every_mount()
     yield engine
     await stop_engine(engine)
 

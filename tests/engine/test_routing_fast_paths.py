@@ -15,17 +15,12 @@ from engine.errors import BadRequest
 from engine.framework import SpecialPaths, literal_prefix
 from engine.policy.request_path import normalize_request_path
 from engine.request import Op
-from tests.engine.token_harness import Engine, start_engine, stop_engine
+from tests.engine.token_harness import Engine, start_engine_with_every_mount, stop_engine
 
 
 @pytest.fixture
 async def engine() -> AsyncIterator[Engine]:
-    engine = await start_engine()
-    for kind in ("transit", "pki", "database"):
-        await engine.call(Op.UPDATE, f"sys/mounts/{kind}", {"type": kind})
-    await engine.call(Op.UPDATE, "sys/mounts/kv2", {"type": "kv", "options": {"version": "2"}})
-    for kind in ("userpass", "approle"):
-        await engine.call(Op.UPDATE, f"sys/auth/{kind}", {"type": kind})
+    engine = await start_engine_with_every_mount()
     yield engine
     await stop_engine(engine)
 

@@ -76,6 +76,17 @@ async def start_engine() -> Engine:
     return Engine(core, await core.create_root_token(), clock, physical, barrier)
 
 
+async def start_engine_with_every_mount() -> Engine:
+    """An engine with one mount of every secret engine and auth method besides the defaults."""
+    engine = await start_engine()
+    for kind in ("transit", "pki", "database"):
+        await engine.call(Op.UPDATE, f"sys/mounts/{kind}", {"type": kind})
+    await engine.call(Op.UPDATE, "sys/mounts/kv2", {"type": "kv", "options": {"version": "2"}})
+    for kind in ("userpass", "approle"):
+        await engine.call(Op.UPDATE, f"sys/auth/{kind}", {"type": kind})
+    return engine
+
+
 async def stop_engine(engine: Engine) -> None:
     await engine.core.teardown()
     engine.barrier.seal()
