@@ -146,7 +146,7 @@ class Core:
         # Renewing a login token asks the auth method that made it (found by its mount's accessor).
         tokens.on_login_renew = LoginRenewal(mounts.router.routes)
         await mounts.load()
-        await expiration.load()
+        # No expiration.load(): its run() restores the leases in the background, as Vault's Restore.
         await audit.load()
         await quotas.load()
         self._serving = _Serving(tokens, mounts, policies, expiration, wrapper, audit, quotas)

@@ -106,7 +106,10 @@ class LoginAttempt:
         await self._storage.put(self._key, json.dumps({"count": count, "last_failed": now}).encode())
 
     async def succeeded(self) -> None:
-        await self._storage.delete(self._key)
+        # Read first: nearly every login has no record, and a delete would cost each one a durable write
+        # (made one at a time, under the user's lock).
+        if await self._storage.get(self._key) is not None:
+            await self._storage.delete(self._key)
 
 
 def _key(alias: str) -> str:

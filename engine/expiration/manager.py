@@ -3,11 +3,13 @@ to revocation.
 
 Leases are persisted (store.py); in memory there is only the schedule, a heap of when each lease is
 next due (schedule.py), so 100,000 leases cost little and start-up reads ids and times only. One
-task, run(), sleeps until the first lease is due (or until an earlier one is added) and revokes what
-is due: there is no task or timer per lease. Tests drive the same code with a fake clock through
-expire_due().
+task, run(), first restores the schedule (restore.py: in the background, requests are answered
+meanwhile), then sleeps until the first lease is due (or until an earlier one is added) and revokes
+what is due, several at once (expiry.py): there is no task or timer per lease. Tests drive the same
+code with a fake clock through expire_due().
 
-A revocation that fails is never dropped: see retry.py.
+A revocation that fails is never dropped: see retry.py. Two callers never revoke one lease together:
+see in_flight.py.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ import logging
 import secrets
 import string
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from engine.errors import BadRequest, EngineError, NotFound, Sealed
+from engine.expiration import expiry
 from engine.expiration.entry import SECRET, TOKEN, LeaseEntry, from_unix
+from engine.expiration.in_flight import InFlight
 from engine.expiration.links import RouteLookup, TokenLike, TokenLink
+from engine.expiration.restore import Restore
 from engine.expiration.retry import RetryPolicy, RevocationFailed, describe
 from engine.expiration.schedule import Schedule
 from engine.expiration.store import LeaseStore
@@ -30,7 +36,7 @@ from engine.expiration.tidy import tidy
 from engine.framework import SecretLease
 from engine.request import Response
 from engine.router import Route
-from engine.storage.base import Storage
+from engine.storage.base import BatchOp, Storage
 from engine.tokens import Clock, utc_now
 from engine.tokens.ttl import Limits, calculate_ttl
 
@@ -48,8 +54,6 @@ _BASE62 = string.ascii_uppercase + string.ascii_lowercase + string.digits
 
 # run() re-reads the clock at least this often, so a changed wall clock cannot stall expiry.
 _MAX_SLEEP = 60.0
-# Leases taken from the schedule per round of expire_due().
-_BATCH = 256
 
 
 class ExpirationManager:
@@ -61,31 +65,35 @@ class ExpirationManager:
         tokens: TokenLink,
         clock: Clock = utc_now,
         retry: RetryPolicy | None = None,
+        workers: int = expiry.WORKERS,
     ) -> None:
         self._store = LeaseStore(storage)
         self._routes = routes
         self._tokens = tokens
         self._clock = clock
         self._retry = retry or RetryPolicy()
+        self._workers = workers
         self._schedule = Schedule()
         self._irrevocable: set[str] = set()
         self._wake = asyncio.Event()
+        self._restore = Restore(self._store, self._schedule, self._irrevocable, on_done=self._wake.set)
+        self._revocations = InFlight()
         self._tidying = False
 
     # --- start-up ---------------------------------------------------------------------------------
 
     async def load(self) -> int:
-        """Schedule every persisted lease from the store's due index: ids and times only, no entry
-        is read. Those that expired while the daemon was down are due at once: the first
-        expire_due() (run() starts with one) revokes them."""
-        found = list(await self._store.due())
-        self._schedule.load((lease.lease_id, lease.due) for lease in found)
-        self._irrevocable.update(lease.lease_id for lease in found if lease.irrevocable)
-        self._wake.set()
-        count = len(found)
-        if count:
-            log.info("restored %d leases", count)
-        return count
+        """Schedule every persisted lease now, from the store's due index (ids and times only, no entry
+        is read), and answer how many leases are scheduled. run() does the same in the background;
+        this waits for it. Leases that expired while the daemon was down are due at once: the first
+        expire_due() revokes them."""
+        await self._restore.wait()
+        return len(self._schedule)
+
+    @property
+    def restoring(self) -> bool:
+        """True until every persisted lease is scheduled (counts are partial until then)."""
+        return not self._restore.done
 
     def __len__(self) -> int:
         return len(self._schedule)
@@ -135,25 +143,23 @@ class ExpirationManager:
         return entry
 
     async def register_token(self, token: TokenLike) -> None:
-        """The token store's on_created hook: a token with a TTL gets a lease at
-        "<token path>/<token hash>", so expiry revokes it (and its children) on time."""
-        expires = token.expire_time()
-        if expires is None or token.type == "batch" or not token.path:
+        """A token with a TTL gets a lease at "<token path>/<token hash>", so expiry revokes it (and its
+        children) on time."""
+        entry = _token_lease(token)
+        if entry is None:
             return
-        entry = LeaseEntry(
-            lease_id=lease_id_for(token.path, token.id_hash),
-            kind=TOKEN,
-            path=token.path,
-            issue_time=float(token.creation_time),
-            expire_time=expires.timestamp(),
-            ttl=token.ttl,
-            renewable=token.renewable,
-            token_hash=token.id_hash,
-            token_accessor=token.accessor,
-            token_type=token.type,
-        )
         await self._store.save(entry)
         self._track(entry)
+
+    def token_lease(self, token: TokenLike) -> tuple[list[BatchOp], Callable[[], None]] | None:
+        """The token store's lease hook: register_token for a token not stored yet, whose lease is
+        written in the token's own batch (so no crash leaves a token that never expires, and a new token
+        costs one durable write). Returns the lease's writes and what to call once they are committed;
+        None when the token gets no lease."""
+        entry = _token_lease(token)
+        if entry is None:
+            return None
+        return self._store.writes(entry), lambda: self._track(entry)
 
     async def token_renewed(self, token: TokenLike) -> None:
         """The token store's on_renewed hook: follow the token's new expiry."""
@@ -226,10 +232,7 @@ class ExpirationManager:
             if entry.kind == TOKEN:
                 await self._forget(entry)
                 continue
-            try:
-                await self._revoke(entry)
-            except RevocationFailed as exc:
-                await self._record_failure(entry, exc, self._clock())
+            await self._revoke_or_retry(entry, self._clock())
 
     async def move_prefix(self, old: str, new: str) -> None:
         """Re-key the leases below `old` to `new` (both mount paths ending in '/')."""
@@ -246,6 +249,51 @@ class ExpirationManager:
             self._track(moved)
 
     async def _revoke(self, entry: LeaseEntry, *, force: bool = False) -> None:
+        """Revoke now; a failure reaches the caller (or, with `force`, the lease is dropped anyway)."""
+
+        async def revoke() -> bool:
+            fresh = await self._store.get(entry.lease_id)  # gone, if revoked since the caller read it
+            if fresh is None:
+                return False
+            await self._revoke_entry(fresh, force=force)
+            return True
+
+        try:
+            await self._revocations.run(entry.lease_id, revoke)
+        except RevocationFailed:
+            if not force:
+                raise
+            # It joined a revocation without force that failed: force this lease out now.
+            await self._revocations.run(entry.lease_id, revoke)
+
+    async def _revoke_or_retry(self, entry: LeaseEntry, now: datetime) -> bool:
+        """Revoke now; on failure record the attempt on the lease and schedule its retry (expiry, and a
+        token's secrets as the token goes). True when this call revoked it."""
+
+        async def revoke_or_record() -> bool:
+            fresh = await self._store.get(entry.lease_id)
+            if fresh is None:
+                return False
+            try:
+                await self._revoke_entry(fresh)
+            except RevocationFailed as failure:
+                await self._record_failure(fresh, failure, now)
+                failure.recorded = True
+                raise
+            return True
+
+        try:
+            return await self._revocations.run(entry.lease_id, revoke_or_record)
+        except RevocationFailed as failure:
+            if not failure.recorded:
+                # It joined an operator's revocation, whose failure is reported, not recorded: the
+                # lease still needs its retry scheduled.
+                fresh = await self._store.get(entry.lease_id)
+                if fresh is not None:
+                    await self._record_failure(fresh, failure, now)
+            return False
+
+    async def _revoke_entry(self, entry: LeaseEntry, *, force: bool = False) -> None:
         try:
             await self._revoke_upstream(entry)
         except Sealed:
@@ -256,6 +304,10 @@ class ExpirationManager:
                 raise failure from exc
             log.warning("revocation failed, but in force mode so ignoring: lease_id=%s error=%s",
                         entry.lease_id, failure.message)
+        if entry.kind == TOKEN and await self._store.get(entry.lease_id) is None:
+            # The token's revocation has dropped its lease already (the store's on_revoked hook).
+            self._untrack(entry.lease_id)
+            return
         await self._forget(entry)
 
     async def _revoke_upstream(self, entry: LeaseEntry) -> None:
@@ -290,24 +342,19 @@ class ExpirationManager:
         """expire_due() at the clock's time: what run() does each time it wakes."""
         return await self.expire_due()
 
-    async def expire_due(self, now: datetime | None = None) -> int:
-        """Revoke every lease due at `now` (default: the clock); returns how many were handled."""
+    async def expire_due(self, now: datetime | None = None, *, stopping: asyncio.Event | None = None) -> int:
+        """Revoke every lease due at `now` (default: the clock), several at once, until none is left or
+        `stopping` is set; returns how many were handled. Waits for the restore first."""
+        await self._restore.wait()
         moment = now or self._clock()
-        handled = 0
-        while batch := self._schedule.pop_due(moment.timestamp(), _BATCH):
-            for position, lease_id in enumerate(batch):
-                try:
-                    await self._expire(lease_id, moment)
-                except Sealed:
-                    for rest in batch[position:]:
-                        self._schedule.set(rest, moment.timestamp())
-                    raise
-                except Exception:
-                    # Storage trouble while handling the failure itself: keep the lease scheduled.
-                    log.exception("unexpected error expiring lease %s", lease_id)
-                    self._schedule.set(lease_id, moment.timestamp() + self._retry.base)
-                handled += 1
-        return handled
+
+        async def expire(lease_id: str) -> None:
+            await self._expire(lease_id, moment)
+
+        return await expiry.expire_due(
+            self._schedule, moment.timestamp(), expire, workers=self._workers, retry_in=self._retry.base,
+            stopping=stopping,
+        )
 
     async def _expire(self, lease_id: str, now: datetime) -> None:
         entry = await self._store.get(lease_id)
@@ -319,12 +366,8 @@ class ExpirationManager:
             return
         if entry.kind == TOKEN and await self._token_outlives(entry, now):
             return
-        try:
-            await self._revoke(entry)
-        except RevocationFailed as exc:
-            await self._record_failure(entry, exc, now)
-            return
-        log.info("revoked lease: lease_id=%s", lease_id)
+        if await self._revoke_or_retry(entry, now):
+            log.info("revoked lease: lease_id=%s", lease_id)
 
     async def _token_outlives(self, entry: LeaseEntry, now: datetime) -> bool:
         """A token renewed without its lease being told keeps living: follow its expiry instead."""
@@ -339,14 +382,22 @@ class ExpirationManager:
         return True
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """The one background task: revoke what is due, sleep until the next due time (or until an
-        earlier lease arrives, or `stopping` is set), repeat. Ends when the barrier seals."""
+        """The one background task: restore the schedule (stopped as soon as `stopping` is set), then
+        revoke what is due, sleep until the next due time (or until an earlier lease arrives, or
+        `stopping` is set), repeat. Ends when the barrier seals."""
         while not stopping.is_set():
             self._wake.clear()
             try:
-                await self.expire_due()
+                if not await self._restore.wait_or_stop(stopping):
+                    return
+                await self.expire_due(stopping=stopping)
             except Sealed:
                 return
+            except Exception:
+                # Only the restore's listing gets here (expiry handles its failures per lease).
+                log.exception("restoring leases failed: trying again in %.0f s", self._retry.base)
+                await _first(stopping, timeout=self._retry.base)
+                continue
             await _first(stopping, self._wake, timeout=self._sleep_for())
 
     def _sleep_for(self) -> float:
@@ -428,6 +479,7 @@ class ExpirationManager:
     async def irrevocable(self, limit: int | None = MAX_IRREVOCABLE_LISTED) -> tuple[dict[str, Any], list[str]]:
         """Vault's GET sys/leases?type=irrevocable, earliest expiry first: the leases and a warning
         when cut at `limit`. (Irrevocable leases are few: their entries are read here.)"""
+        await self._restore.wait()
         entries = [entry for lease_id in list(self._irrevocable) if (entry := await self._store.get(lease_id))]
         entries.sort(key=lambda entry: (entry.expire_time, entry.lease_id))
         warnings: list[str] = []
@@ -463,6 +515,7 @@ class ExpirationManager:
         return self._clock().timestamp()
 
     def _track(self, entry: LeaseEntry) -> None:
+        self._restore.settle(entry.lease_id)
         if entry.irrevocable:
             self._irrevocable.add(entry.lease_id)
         else:
@@ -471,6 +524,7 @@ class ExpirationManager:
             self._wake.set()
 
     def _untrack(self, lease_id: str) -> None:
+        self._restore.settle(lease_id)
         self._schedule.discard(lease_id)
         self._irrevocable.discard(lease_id)
 
@@ -489,6 +543,24 @@ class ExpirationManager:
             internal_data=dict(entry.internal_data),
             increment=increment,
         )
+
+
+def _token_lease(token: TokenLike) -> LeaseEntry | None:
+    expires = token.expire_time()
+    if expires is None or token.type == "batch" or not token.path:
+        return None
+    return LeaseEntry(
+        lease_id=lease_id_for(token.path, token.id_hash),
+        kind=TOKEN,
+        path=token.path,
+        issue_time=float(token.creation_time),
+        expire_time=expires.timestamp(),
+        ttl=token.ttl,
+        renewable=token.renewable,
+        token_hash=token.id_hash,
+        token_accessor=token.accessor,
+        token_type=token.type,
+    )
 
 
 def lease_id_for(path: str, leaf: str) -> str:

@@ -29,6 +29,9 @@ class RevocationFailed(BadRequest):
         super().__init__(f"failed to revoke entry: {describe(cause)}")
         # Vault's errIsUnrecoverable: retrying cannot help when the path or operation is unsupported.
         self.unrecoverable = isinstance(cause, NotFound | UnsupportedOperation | BadRequest)
+        # Set once the attempt is recorded on the lease (and its retry scheduled): a caller that joined
+        # this revocation (see in_flight.py) then has nothing left to do about it.
+        self.recorded = False
 
 
 @dataclass(frozen=True)

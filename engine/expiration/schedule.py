@@ -9,7 +9,7 @@ per lease: 100,000 leases cost some 20 MB, whatever their entries hold in storag
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 
 # Rebuild the heap once stale items exceed this many plus the live ones.
 _SLACK = 1024
@@ -41,12 +41,17 @@ class Schedule:
             self._compact()
         return first is None or due < first
 
-    def load(self, items: Iterable[tuple[str, float]]) -> None:
-        """Add many leases at once (start-up): one heapify instead of a push each."""
+    def add_missing(self, items: Iterable[tuple[str, float]], skip: Container[str] = ()) -> list[str]:
+        """Schedule those of `items` not scheduled yet and not in `skip` (the background restore, which
+        must not undo what changed since its listing); returns the ids added."""
+        added: list[str] = []
         for lease_id, due in items:
+            if lease_id in self._due or lease_id in skip:
+                continue
             self._due[lease_id] = due
-            self._heap.append((due, lease_id))
-        heapq.heapify(self._heap)
+            heapq.heappush(self._heap, (due, lease_id))
+            added.append(lease_id)
+        return added
 
     def discard(self, lease_id: str) -> None:
         self._due.pop(lease_id, None)

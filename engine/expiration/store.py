@@ -4,18 +4,25 @@
                                                      keys form folders and LIST walks them by prefix
     sys/expire/token/<token_hash>/<sha256(lease_id)> the lease id: every lease a token holds (its
                                                      secrets' and its own), found without a scan
-    sys/expire/due/<due>:<i|->:<escaped lease_id>    empty: when each lease is next due and whether it
+    sys/expire/due/<bucket>/<due>:<i|->:<escaped lease_id>
+                                                     empty: when each lease is next due and whether it
                                                      is irrevocable, in the key itself
 
-The due index is what start-up reads: one listing gives every lease id and due time without
-decrypting a single entry. (Keys are not encrypted by the barrier; lease ids already appear in the
-id/ keys, so the index adds only the due times.) Each write keeps the three in one batch.
+The due index is what start-up reads: listings give every lease id and due time without decrypting a
+single entry. (Keys are not encrypted by the barrier; lease ids already appear in the id/ keys, so the
+index adds only the due times.) <bucket> is the first hex digit of sha256(lease_id): 16 folders, so
+the restore, running while requests are answered, holds the event loop for a sixteenth of the index at
+a time rather than for one listing of every lease (and a storage that scans all its keys per listing,
+as the in-memory one does, pays for only 17 listings). Names straight under due/ are from before the
+buckets: still read, and moved into their bucket at the lease's next write.
+
+Each write keeps the three in one batch.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import NamedTuple
 
 from engine.expiration.entry import LeaseEntry
@@ -34,25 +41,34 @@ class Due(NamedTuple):
     irrevocable: bool
 
 
-def _token_key(entry: LeaseEntry) -> str:
-    return f"{_BY_TOKEN}{entry.token_hash}/{hashlib.sha256(entry.lease_id.encode()).hexdigest()}"
+def _digest(lease_id: str) -> str:
+    return hashlib.sha256(lease_id.encode()).hexdigest()
 
 
-def _due_name(entry: LeaseEntry) -> str:
+def _token_key(entry: LeaseEntry, digest: str) -> str:
+    return f"{_BY_TOKEN}{entry.token_hash}/{digest}"
+
+
+def _due_name(entry: LeaseEntry, digest: str) -> str:
     # repr() of a float reads back exactly; the id is escaped to stay one key segment.
     escaped = entry.lease_id.replace("%", "%25").replace("/", "%2F")
-    return f"{entry.due!r}:{'i' if entry.irrevocable else '-'}:{escaped}"
+    return f"{digest[0]}/{entry.due!r}:{'i' if entry.irrevocable else '-'}:{escaped}"
 
 
-def _parse_due(name: str) -> Due | None:
-    due, flag, escaped = [*name.split(":", 2), "", ""][:3]
-    try:
-        moment = float(due)
-    except ValueError:
-        return None
-    # Every '%' left by the escaping starts "%25" or "%2F", so undoing "%2F" first is exact.
-    lease_id = escaped.replace("%2F", "/").replace("%25", "%")
-    return Due(lease_id, moment, flag == "i") if lease_id else None
+def parse_due(names: Iterable[str]) -> Iterator[Due]:
+    """The due index entries among `names` (anything else is skipped). Start-up parses one per lease:
+    kept cheap."""
+    for name in names:
+        try:
+            due, flag, escaped = name.split(":", 2)
+            moment = float(due)
+        except ValueError:
+            continue
+        if "%" in escaped:
+            # Every '%' left by the escaping starts "%25" or "%2F", so undoing "%2F" first is exact.
+            escaped = escaped.replace("%2F", "/").replace("%25", "%")
+        if escaped:
+            yield Due(escaped, moment, flag == "i")
 
 
 class LeaseStore:
@@ -72,6 +88,11 @@ class LeaseStore:
         """Write the entry with its token and due indexes in one batch."""
         await self._root.batch(_write(entry))
 
+    def writes(self, entry: LeaseEntry) -> list[BatchOp]:
+        """What save() writes, with full storage keys: for a caller that commits them in a batch of its
+        own (a token and its lease, in one)."""
+        return self._root.outer(_write(entry))
+
     async def save_many(self, entries: Iterable[LeaseEntry]) -> None:
         """Write many entries in one batch (imports, tests)."""
         await self._root.batch([op for entry in entries for op in _write(entry)])
@@ -81,17 +102,26 @@ class LeaseStore:
 
     async def move(self, old: LeaseEntry, new: LeaseEntry) -> None:
         """Re-key a lease (its mount moved) in one batch."""
-        new.due_key = _due_name(new)
+        digest = _digest(new.lease_id)
+        new.due_key = _due_name(new, digest)
         ops = _forget(old)
         ops += [Put(_DUE + new.due_key, b""), Put(_IDS + new.lease_id, new.to_json())]
         if new.token_hash:
-            ops.append(Put(_token_key(new), new.lease_id.encode()))
+            ops.append(Put(_token_key(new, digest), new.lease_id.encode()))
         await self._root.batch(ops)
 
-    async def due(self) -> Iterator[Due]:
-        """Every lease's id and due time, from one listing (start-up)."""
-        names = await self._root.list(_DUE)
-        return (found for found in map(_parse_due, names) if found is not None)
+    async def due_batches(self) -> AsyncIterator[list[str]]:
+        """The due index a listing at a time (start-up): the names from before the buckets, then each
+        bucket's; read them with parse_due()."""
+        top = await self._root.list(_DUE)
+        yield [name for name in top if not name.endswith("/")]
+        for folder in top:
+            if folder.endswith("/"):
+                yield await self._root.list(_DUE + folder)
+
+    async def due(self) -> list[Due]:
+        """Every lease's id and due time."""
+        return [found async for names in self.due_batches() for found in parse_due(names)]
 
     async def list(self, prefix: str) -> list[str]:
         """One level below `prefix`, as LIST sys/leases/lookup/<prefix> shows it."""
@@ -116,7 +146,8 @@ class LeaseStore:
 
 def _write(entry: LeaseEntry) -> list[BatchOp]:
     ops: list[BatchOp] = []
-    name = _due_name(entry)
+    digest = _digest(entry.lease_id)
+    name = _due_name(entry, digest)
     if entry.due_key != name:
         if entry.due_key:
             ops.append(Delete(_DUE + entry.due_key))
@@ -124,7 +155,7 @@ def _write(entry: LeaseEntry) -> list[BatchOp]:
         entry.due_key = name
     ops.append(Put(_IDS + entry.lease_id, entry.to_json()))
     if entry.token_hash:
-        ops.append(Put(_token_key(entry), entry.lease_id.encode()))
+        ops.append(Put(_token_key(entry, digest), entry.lease_id.encode()))
     return ops
 
 
@@ -133,5 +164,5 @@ def _forget(entry: LeaseEntry) -> list[BatchOp]:
     if entry.due_key:
         ops.append(Delete(_DUE + entry.due_key))
     if entry.token_hash:
-        ops.append(Delete(_token_key(entry)))
+        ops.append(Delete(_token_key(entry, _digest(entry.lease_id))))
     return ops

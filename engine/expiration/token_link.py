@@ -28,6 +28,6 @@ class StoreLink:
 
 
 def link(store: TokenStore, manager: ExpirationManager) -> None:
-    store.on_created = manager.register_token
+    store.lease_writes = manager.token_lease
     store.on_renewed = manager.token_renewed
     store.on_revoked = manager.revoke_by_token

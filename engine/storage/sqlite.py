@@ -10,14 +10,17 @@ Two connections with different owners:
 A write is durable when put/delete/batch returns: synchronous=FULL syncs the WAL at each commit.
 
 Read cache: the last values read or written are kept (they are barrier ciphertext, nothing in clear),
-most recently used first, up to a bound. Every write goes through this object, which drops the keys it
-writes before queueing them and again once the commit is done, so a read never outlives a write that
-has been acknowledged. (One daemon owns the file; nothing else writes it while it runs.)
+and so is the absence of keys found missing (a mount's unset config is read by every write to it), most
+recently used first, up to a bound. Every write goes through this object: it drops the keys it
+writes before queueing them (a read now must not be served the old value once the write is acknowledged)
+and, once the commit is done and before the caller hears of it, puts the committed values in (so the
+read that usually follows a write, such as the next write's existence check, needs no trip to the file).
+A read never outlives a write that has been acknowledged. (One daemon owns the file; nothing else writes
+it while it runs.)
 
-Group commit: writes queue up for the writer thread, which takes every write waiting when it gets to
-run and commits them in one transaction (one fsync). Each write keeps its own all-or-nothing: it runs in
-a savepoint of its own, so one failing write is rolled back alone and the rest still commit. A write's
-caller hears back only after the COMMIT that holds it, so "returned" still means "on disk".
+Group commit (sqlite_group.py): writes queue up for the writer thread, which commits every write waiting
+in one transaction (one fsync), each caller's batch still all-or-nothing on its own. A write's caller
+hears back only after the COMMIT that holds it, so "returned" still means "on disk".
 """
 
 from __future__ import annotations
@@ -25,15 +28,16 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from engine.errors import StorageError
 from engine.storage.base import BatchOp, Delete, Put, as_value
+from engine.storage.sqlite_group import GroupCommitter, Outcome, PendingWrite, Row
 
 T = TypeVar("T")
 
@@ -43,8 +47,6 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID"
 )
 _GET = "SELECT value FROM entries WHERE key = ?"
-_PUT = "INSERT INTO entries (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-_DELETE = "DELETE FROM entries WHERE key = ?"
 # Keys from `?` onwards in key order; the caller stops at the first key outside the prefix.
 _SCAN = "SELECT key FROM entries WHERE key >= ? ORDER BY key"
 
@@ -68,9 +70,9 @@ class SqliteStorage:
         self._writer = writer
         self._executor = executor
         self._closed = False
-        # Writes waiting for the writer thread: appended on the event loop, drained on the writer thread.
-        self._waiting: deque[_Write] = deque()
-        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._group = GroupCommitter(writer, executor, self._settle)
+        # key -> its stored value, or None: known to be absent.
+        self._cache: OrderedDict[str, bytes | None] = OrderedDict()
 
     @classmethod
     async def open(cls, path: str | Path, *, pragmas: Mapping[str, int | str] | None = None) -> SqliteStorage:
@@ -108,6 +110,11 @@ class SqliteStorage:
     def path(self) -> Path:
         return self._path
 
+    @property
+    def commits(self) -> int:
+        """Transactions committed so far (each one fsync): what tests count to see writes share one."""
+        return self._group.commits
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -122,8 +129,11 @@ class SqliteStorage:
 
     async def get(self, key: str) -> bytes | None:
         self._check_open()
-        cached = self._cache.get(key)
-        if cached is not None:
+        try:
+            cached = self._cache[key]
+        except KeyError:
+            pass
+        else:
             self._cache.move_to_end(key)
             return cached
         # The hot path: a plain try costs nothing when no error is raised.
@@ -131,14 +141,9 @@ class SqliteStorage:
             row = self._reader.execute(_GET, (key,)).fetchone()
         except sqlite3.Error as exc:
             raise _storage_error(self._path, exc) from exc
-        if row is None:
-            return None
-        value: bytes = row[0]
+        value: bytes | None = None if row is None else row[0]
         # Nothing awaited since the read: no write can have slipped in between.
-        if len(value) <= _READ_CACHE_MAX_VALUE:
-            self._cache[key] = value
-            if len(self._cache) > _READ_CACHE_ENTRIES:
-                self._cache.popitem(last=False)
+        self._remember(((key, value),))
         return value
 
     async def list(self, prefix: str) -> list[str]:
@@ -154,23 +159,48 @@ class SqliteStorage:
 
     async def batch(self, ops: Sequence[BatchOp]) -> None:
         self._check_open()
-        write = _Write(list(ops), Future())
-        # Dropped before (a read now must not be served the old value once this is acknowledged) and
-        # after (a read while the write was queued may have cached the old value from the file).
-        self._forget(write.ops)
-        self._waiting.append(write)
-        # One drain per write queued: the first to run commits everything waiting, later ones find the
-        # queue empty (or holding writes that arrived since) and return at once.
-        self._executor.submit(_drain, self._writer, self._waiting)
-        try:
-            with _translated(self._path):
-                await asyncio.wrap_future(write.done)
-        finally:
-            self._forget(write.ops)
+        # Checked here, before anything is queued: a bad value fails its caller alone and at once.
+        rows: list[Row] = [(op.key, as_value(op.value)) if isinstance(op, Put) else (op.key, None) for op in ops]
+        if not rows:
+            return
+        write = PendingWrite(rows, asyncio.get_running_loop().create_future())
+        self._forget(rows)
+        self._group.submit(write)
+        with _translated(self._path):
+            await write.done
 
-    def _forget(self, ops: Sequence[BatchOp]) -> None:
-        for op in ops:
-            self._cache.pop(op.key, None)
+    def _settle(self, settled: list[tuple[PendingWrite, Outcome]]) -> None:
+        """On the event loop, once a group's commit is over: the cache first, then the callers (a caller
+        that gave up meanwhile still has its committed values cached)."""
+        for write, failure in settled:
+            if failure is None:
+                self._remember(write.rows)
+            else:
+                # Reads while the write was queued may have cached values it would have replaced: they
+                # are still the stored ones, but a failed COMMIT leaves that for the file alone to say.
+                self._forget(write.rows)
+            if write.done.done():
+                continue
+            if failure is None:
+                write.done.set_result(None)
+            else:
+                write.done.set_exception(failure)
+
+    def _remember(self, rows: Sequence[Row]) -> None:
+        """Cache what `rows` say is stored now (a None value: the key is absent)."""
+        cache = self._cache
+        for key, value in rows:
+            if value is not None and len(value) > _READ_CACHE_MAX_VALUE:
+                cache.pop(key, None)
+                continue
+            cache[key] = value
+            cache.move_to_end(key)
+        while len(cache) > _READ_CACHE_ENTRIES:
+            cache.popitem(last=False)
+
+    def _forget(self, rows: Sequence[Row]) -> None:
+        for key, _ in rows:
+            self._cache.pop(key, None)
 
     async def _write(self, fn: Callable[..., T], *args: object) -> T:
         """Run `fn` on the writer thread (after any write queued before it)."""
@@ -207,64 +237,6 @@ def _open_writer(path: Path, extra: Sequence[str]) -> sqlite3.Connection:
             connection.close()
             raise
         return connection
-
-
-class _Write:
-    """One caller's batch and the future its caller waits on (set on the writer thread)."""
-
-    __slots__ = ("done", "ops")
-
-    def __init__(self, ops: list[BatchOp], done: Future[None]) -> None:
-        self.ops = ops
-        self.done = done
-
-
-def _drain(connection: sqlite3.Connection, waiting: deque[_Write]) -> None:
-    """Runs on the writer thread: commit every waiting write in one transaction, each in a savepoint."""
-    group: list[_Write] = []
-    while waiting:
-        group.append(waiting.popleft())
-    if not group:
-        return
-    failures: dict[int, BaseException] = {}
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for index, write in enumerate(group):
-                connection.execute("SAVEPOINT one_write")
-                try:
-                    _apply_ops(connection, write.ops)
-                except Exception as exc:
-                    if not connection.in_transaction:
-                        raise  # SQLite rolled the whole transaction back (disk full, I/O error): all fail
-                    # This caller's failure alone (a bad value, a constraint): undo just its ops.
-                    connection.execute("ROLLBACK TO one_write")
-                    failures[index] = exc
-                connection.execute("RELEASE one_write")
-            connection.execute("COMMIT")
-        except BaseException:
-            # A failed COMMIT may already have rolled back on its own.
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-    except BaseException as exc:
-        for write in group:
-            write.done.set_exception(exc)
-        return
-    for index, write in enumerate(group):
-        failure = failures.get(index)
-        if failure is None:
-            write.done.set_result(None)
-        else:
-            write.done.set_exception(failure)
-
-
-def _apply_ops(connection: sqlite3.Connection, ops: Sequence[BatchOp]) -> None:
-    for op in ops:
-        if isinstance(op, Put):
-            connection.execute(_PUT, (op.key, as_value(op.value)))
-        else:
-            connection.execute(_DELETE, (op.key,))
 
 
 def _list(connection: sqlite3.Connection, prefix: str) -> list[str]:

@@ -40,7 +40,11 @@ class View:
         return await self._storage.list(self._key(prefix))
 
     async def batch(self, ops: Sequence[BatchOp]) -> None:
-        await self._storage.batch([self._op(op) for op in ops])
+        await self._storage.batch(self.outer(ops))
+
+    def outer(self, ops: Sequence[BatchOp]) -> list[BatchOp]:
+        """`ops` with the keys the underlying storage sees: for a caller adding them to a batch of its own."""
+        return [self._op(op) for op in ops]
 
     def _op(self, op: BatchOp) -> BatchOp:
         return Put(self._key(op.key), op.value) if isinstance(op, Put) else Delete(self._key(op.key))

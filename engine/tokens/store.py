@@ -13,10 +13,11 @@ Layout behind the barrier:
 A lookup hashes the presented token and reads one key: no secret is ever compared byte by byte, and
 the time a lookup takes does not depend on how much of a guess was right.
 
-The store calls three hooks the core sets (all default to doing nothing): `on_created(entry)` after a
-leased service token is stored, `on_renewed(entry)` after its expiry moved, and `on_revoked(entry)`
-before a token is deleted, so the expiration manager can time its expiry and revoke its leases. A
-fourth, `on_login_renew(entry)`, lets the auth method that issued a login token agree to (and set the
+The store calls hooks the core sets (all default to doing nothing), so the expiration manager can time
+a token's expiry and revoke its leases: `lease_writes(entry)` as a leased service token is made (the
+lease's writes go in the token's own batch: one durable write, and no crash can store a token without
+its lease), `on_renewed(entry)` after its expiry moved, and `on_revoked(entry)` before a token is
+deleted. `on_login_renew(entry)` lets the auth method that issued a login token agree to (and set the
 terms of) its renewal (see renewal.py).
 """
 
@@ -69,17 +70,30 @@ SALT_SIZE = 32
 SYSTEM_LIMITS = Limits(default_ttl=768 * 3600, max_ttl=768 * 3600)
 
 _BASE62 = string.ascii_uppercase + string.ascii_lowercase + string.digits
+_UNBIASED_BELOW = 256 - 256 % len(_BASE62)  # 248: the largest multiple of 62 a byte can reach
 _LOCK_STRIPES = 64
 
 TokenHook = Callable[[TokenEntry], Awaitable[None]]
+# A new token's lease: its writes (full storage keys) and what to call once they are committed.
+LeaseWrites = tuple[Sequence[BatchOp], Callable[[], None]]
+LeaseHook = Callable[[TokenEntry], LeaseWrites | None]
 
 
 def random_base62(length: int) -> str:
-    # secrets.choice draws without modulo bias.
-    return "".join(secrets.choice(_BASE62) for _ in range(length))
+    """`length` characters drawn uniformly from [A-Za-z0-9], from one read of the OS's randomness."""
+    chars: list[str] = []
+    while len(chars) < length:
+        # Bytes from _UNBIASED_BELOW up are dropped: the rest map onto the 62 characters evenly (secrets.choice
+        # per character did the same at one OS call each, and token creation made 48 of them).
+        chars += [_BASE62[byte % 62] for byte in secrets.token_bytes(length + 8) if byte < _UNBIASED_BELOW]
+    return "".join(chars[:length])
 
 
 async def _nothing(entry: TokenEntry) -> None:
+    return None
+
+
+def _no_lease(entry: TokenEntry) -> LeaseWrites | None:
     return None
 
 
@@ -87,7 +101,7 @@ async def _nothing(entry: TokenEntry) -> None:
 class TokenStore:
     storage: Storage  # the barrier
     clock: Clock = utc_now
-    on_created: TokenHook = field(default=_nothing, repr=False)
+    lease_writes: LeaseHook = field(default=_no_lease, repr=False)
     on_renewed: TokenHook = field(default=_nothing, repr=False)
     on_revoked: TokenHook = field(default=_nothing, repr=False)
     # The issuing auth method's say in renewing a login token (None: login tokens renew on their own).
@@ -207,14 +221,12 @@ class TokenStore:
         ]
         if parent is not None:
             ops.append(Put(f"{PARENT_PREFIX}{parent.id_hash}/{entry.id_hash}", b""))
+        lease = self.lease_writes(entry) if leased else None
+        if lease is not None:
+            ops += lease[0]
         await self.storage.batch(ops)
-        if leased:
-            try:
-                await self.on_created(entry)
-            except BaseException:
-                # A token the expiration manager does not know about would never expire: take it back.
-                await self.storage.batch(_forget(entry))
-                raise
+        if lease is not None:
+            lease[1]()  # the lease is on disk: the manager may time it now
         return token, entry
 
     async def create_root_token(self, token: str | None = None) -> str:

@@ -14,6 +14,7 @@ import pytest
 from engine.backends import registry
 from engine.barrier import Barrier
 from engine.core import Core
+from engine.crypto import new_key
 from engine.errors import EngineError
 from engine.framework import Backend, Field, FieldData, FieldType, Path, SecretLease
 from engine.mounts import MountEntry
@@ -133,8 +134,12 @@ class World:
         return True
 
 
-async def unsealed_barrier() -> Barrier:
-    return await core_harness.unsealed_barrier(MemoryStorage())
+async def unsealed_barrier(physical: Storage | None = None) -> Barrier:
+    barrier = Barrier(physical or MemoryStorage())
+    root_key = new_key()
+    await barrier.initialize(root_key)
+    await barrier.unseal(root_key)
+    return barrier
 
 
 def register_engines(monkeypatch: pytest.MonkeyPatch, engines: dict[str, CredsBackend]) -> None:
@@ -150,10 +155,11 @@ def register_engines(monkeypatch: pytest.MonkeyPatch, engines: dict[str, CredsBa
         monkeypatch.setitem(registry.SECRET_ENGINES, name, factory)
 
 
-async def make_world(monkeypatch: pytest.MonkeyPatch) -> World:
+async def make_world(monkeypatch: pytest.MonkeyPatch, physical: Storage | None = None) -> World:
+    """A core over a real barrier over `physical` (default: memory), with "creds" mounted at db/."""
     engines: dict[str, CredsBackend] = {}
     register_engines(monkeypatch, engines)
-    barrier = await unsealed_barrier()
+    barrier = await unsealed_barrier(physical)
     clock = Clock()
     core = Core(barrier, clock=clock)
     await core.setup()

@@ -104,8 +104,10 @@ async def test_a_restart_revokes_what_expired_while_down(world: World) -> None:
     world.clock.advance(120)  # the daemon is down
 
     await world.restart()
-    assert len(world.core.expiration) == 2
+    # Setup reads no lease: the schedule is restored in the background (or, here, by the first tick).
+    assert world.core.expiration.restoring and len(world.core.expiration) == 0
     assert await world.core.expiration.tick() == 1
+    assert len(world.core.expiration) == 1
     assert world.engines["creds"].revoked == ["a-0"]
     assert not await world.exists(expired.lease_id)
     assert (await world.lookup(alive.lease_id))["ttl"] == HOUR - 120
@@ -213,6 +215,7 @@ async def test_an_irrevocable_lease_survives_a_restart(world: World) -> None:
             break
         world.clock.now = datetime.fromtimestamp(at(shown["next_revoke_attempt"]), world.clock.now.tzinfo)
     await world.restart()
+    await world.core.expiration.load()  # counts follow the restore, as in Vault (partial until it is done)
     counted = (await world.call(Op.READ, "sys/leases/count", {"type": "irrevocable"})).data
     assert counted is not None and counted["lease_count"] == 1
 

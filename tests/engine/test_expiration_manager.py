@@ -18,7 +18,7 @@ from engine.expiration.store import LeaseStore
 from engine.expiration.token_link import StoreLink, link
 from engine.mounts import MountEntry
 from engine.router import Route
-from engine.storage.base import BatchOp, Storage
+from engine.storage.base import BatchOp, Delete, Put, Storage
 from engine.storage.memory import MemoryStorage
 from engine.storage.view import View
 from engine.tokens import TokenEntry, TokenStore
@@ -174,6 +174,30 @@ async def test_100k_leases_load_from_the_due_index_alone(capsys: pytest.CaptureF
     setup.clock.advance(60)
     assert await manager.expire_due() == 1  # the earliest is the first due
     assert setup.backend.revoked == ["user-0"]
+
+
+async def test_a_due_index_from_before_the_buckets_is_restored_and_moved_on_write(setup: Setup) -> None:
+    manager = setup.manager()
+    lease_id = await issue(manager, await setup.token(), ttl=60)
+    store = LeaseStore(setup.storage)
+    entry = await store.get(lease_id)
+    assert entry is not None
+    bucket, flat = entry.due_key.split("/", 1)
+    # Rewritten as stored before the buckets: the due name straight under due/.
+    entry.due_key = flat
+    await setup.storage.batch([
+        Delete(f"sys/expire/due/{bucket}/{flat}"), Put(f"sys/expire/due/{flat}", b""),
+        Put(f"sys/expire/id/{lease_id}", entry.to_json()),
+    ])
+
+    restarted = setup.manager()
+    assert await restarted.load() == 1
+    setup.backend.renew_ttl = 120
+    await restarted.renew(lease_id, 0)
+    assert await setup.storage.list("sys/expire/due/") == [f"{bucket}/"]  # moved into its bucket
+    setup.clock.advance(120)
+    assert await restarted.expire_due() == 1 and setup.backend.revoked == ["app"]
+    assert await setup.storage.list("sys/expire/due/") == []
 
 
 # --- failures ------------------------------------------------------------------------------------

@@ -91,3 +91,33 @@ def test_a_parse_is_reused_only_for_equal_bytes_and_the_memo_is_bounded() -> Non
     for name in ("a", "b", "c"):
         memo.shared(f"m/{name}", _stored(KeyMetadata(name)))
     assert len(memo) == 2
+
+
+async def test_a_write_builds_on_every_change_made_since_the_last_write(kv: Kv) -> None:
+    # Each data write leaves the metadata it wrote in the memo: the next write reuses it only while the
+    # stored bytes are the ones it wrote, never past a metadata update, a delete or a destroy.
+    await kv.write("app", {"v": "1"})
+    await kv.write("app", {"v": "2"})
+    await kv.call(Op.UPDATE, "metadata/app", {"custom_metadata": {"owner": "ops"}, "max_versions": 3})
+    await kv.call(Op.UPDATE, "delete/app", {"versions": [1]})
+    await kv.call(Op.UPDATE, "destroy/app", {"versions": [2]})
+    await kv.write("app", {"v": "3"})
+    await kv.write("app", {"v": "4"})
+    meta = await kv.metadata("app")
+    assert meta["custom_metadata"] == {"owner": "ops"} and meta["current_version"] == 4
+    assert sorted(meta["versions"]) == ["2", "3", "4"]  # max_versions 3 took effect on the writes
+    assert meta["versions"]["2"]["destroyed"] is True
+    await kv.call(Op.DELETE, "metadata/app")
+    written = await kv.write("app", {"v": "again"})
+    assert written["version"] == 1  # the memo of the deleted key was not built on
+
+
+def test_a_copy_of_metadata_shares_nothing_that_can_change() -> None:
+    meta = KeyMetadata("app", custom_metadata={"owner": "ops"})
+    meta.add_version(datetime(2030, 1, 1, tzinfo=UTC), None, 0)
+    copy = meta.copy()
+    assert copy == meta
+    copy.add_version(datetime(2030, 1, 2, tzinfo=UTC), None, 0)
+    copy.versions[1].destroyed = True
+    copy.custom_metadata["owner"] = "mallory"
+    assert meta.current_version == 1 and not meta.versions[1].destroyed and meta.custom_metadata == {"owner": "ops"}

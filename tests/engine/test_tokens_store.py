@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
 
-from engine.errors import BadRequest, PermissionDenied
+from engine.errors import BadRequest, PermissionDenied, StorageError
 from engine.request import Auth
+from engine.storage.base import BatchOp, Put
 from engine.storage.memory import MemoryStorage
 from engine.storage.view import all_keys
 from engine.tokens import (
@@ -25,6 +27,7 @@ from engine.tokens import (
     TokenEntry,
     TokenStore,
 )
+from engine.tokens.store import random_base62
 from tests.engine.core_harness import START, Clock
 
 
@@ -317,24 +320,50 @@ async def test_what_cannot_be_renewed() -> None:
 # --- hooks ------------------------------------------------------------------------------------------
 
 
-async def test_on_created_sees_leased_tokens_and_a_failure_takes_the_token_back() -> None:
-    storage = MemoryStorage()
+class RefusingStorage(MemoryStorage):
+    """Memory storage whose batches fail while `refusing` is set (a write that cannot reach the disk)."""
+
+    refusing = False
+
+    async def batch(self, ops: Sequence[BatchOp]) -> None:
+        if self.refusing:
+            raise StorageError("disk unavailable")
+        await super().batch(ops)
+
+
+async def test_a_leased_tokens_lease_is_written_in_the_tokens_own_batch() -> None:
+    storage = RefusingStorage()
     store = await store_over(storage)
-    created: list[str] = []
+    asked: list[str] = []
+    committed: list[str] = []
+    batches: list[list[str]] = []
+    write_batch = storage.batch
 
-    async def on_created(entry: TokenEntry) -> None:
-        created.append(entry.display_name)
-        if entry.display_name == "refused":
-            raise ConnectionError("expiration manager unavailable")
+    async def recording_batch(ops: Sequence[BatchOp]) -> None:
+        await write_batch(ops)
+        batches.append([op.key for op in ops])
 
-    store.on_created = on_created
+    def lease_writes(entry: TokenEntry) -> tuple[list[BatchOp], Callable[[], None]]:
+        asked.append(entry.display_name)
+        return [Put(f"leases/{entry.display_name}", b"lease")], lambda: committed.append(entry.display_name)
+
+    storage.batch = recording_batch  # type: ignore[method-assign]
+    store.lease_writes = lease_writes
     await store.create_root_token()  # init's root token has no lease
-    await child_of(store, None, display_name="leased")
+    _, leased = await child_of(store, None, display_name="leased")
     await child_of(store, None, display_name="batch", type="batch", ttl=60)  # batch tokens have none
-    with pytest.raises(ConnectionError):
+    assert asked == ["leased"] and committed == ["leased"]
+    # One batch for the token: its entry, its accessor and its lease together.
+    assert batches[-1] == [ID_PREFIX + leased.id_hash, ACCESSOR_PREFIX + leased.accessor, "leases/leased"]
+
+    storage.refusing = True
+    with pytest.raises(StorageError):
         await child_of(store, None, display_name="refused")
-    assert created == ["leased", "refused"]
-    assert len(await store.accessors()) == 2  # the root token and "leased"; "refused" was removed
+    storage.refusing = False
+    assert asked == ["leased", "refused"]
+    assert committed == ["leased"]  # nothing to time: neither the token nor its lease was stored
+    assert await storage.get("leases/refused") is None
+    assert len(await store.accessors()) == 2  # the root token and "leased"
 
 
 # --- logins -----------------------------------------------------------------------------------------
@@ -408,3 +437,10 @@ async def test_reprs_hold_no_secret() -> None:
     for text in (repr(store), repr(entry), repr(batch_entry)):
         for secret in (token, batch, salt.hex(), repr(salt), key.hex(), repr(key)):
             assert secret not in text
+
+
+def test_random_base62_draws_every_character_of_the_alphabet() -> None:
+    drawn = [random_base62(24) for _ in range(400)]
+    assert all(len(value) == 24 and value.isascii() and value.isalnum() for value in drawn)
+    assert len(set("".join(drawn))) == 62  # 9,600 draws: each character ~155 times, none left out
+    assert len(set(drawn)) == 400

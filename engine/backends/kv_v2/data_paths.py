@@ -75,7 +75,7 @@ class DataSection:
         ]
 
     async def exists(self, req: Request, data: FieldData, storage: Storage) -> bool:
-        return await self.context.store(storage).metadata(data.get("path")) is not None
+        return await self.context.store(storage).has_metadata(data.get("path"))
 
     async def _version(self, store: KvStore, data: FieldData) -> tuple[KeyMetadata, int, VersionMeta] | None:
         """The version a read asks for, with its key's metadata: shared, read only (read and subkeys)."""
@@ -152,14 +152,11 @@ class DataSection:
     ) -> Response:
         now = self.context.now()
         version, dropped = meta.add_version(now, config.deletion_time(now, meta), config.max_versions)
+        written = store.put_metadata(meta)
         # One batch: the new version, the metadata naming it, and the versions that fell out of the window.
-        await store.commit(
-            [
-                store.put_version(meta.key, meta.current_version, secret),
-                store.put_metadata(meta),
-                *store.delete_versions(meta.key, dropped),
-            ]
-        )
+        data = store.put_version(meta.key, meta.current_version, secret)
+        await store.commit([data, written, *store.delete_versions(meta.key, dropped)])
+        store.remember_written(written, meta)  # meta is only read from here on
         return Response(data=meta.version_view(meta.current_version, version))
 
     async def delete_latest(self, req: Request, data: FieldData, storage: Storage) -> Response | None:

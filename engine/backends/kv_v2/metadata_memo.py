@@ -6,7 +6,9 @@ and a parse is reused only when the bytes it read are *equal* to the ones the pa
 from any path, process or node changes the bytes and so the parse; nothing here can go stale.
 
 Parses are shared between requests, so they are for reading only: anything that changes metadata
-(writes, deletes, metadata updates) parses its own copy with KvStore.metadata().
+(writes, deletes, metadata updates) takes its own copy with KvStore.metadata(). A data write also
+leaves the metadata it wrote here, next to the bytes it wrote, so the next write to the key copies
+instead of parsing.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ class MetadataMemo:
         if len(self._parsed) > self._capacity:
             self._parsed.popitem(last=False)
         return meta
+
+    def remember(self, key: str, raw: bytes, meta: KeyMetadata) -> None:
+        """`meta` is what `raw` (just written) parses to: shared from now on, so never to be changed."""
+        self._parsed[key] = (raw, meta)
+        self._parsed.move_to_end(key)
+        if len(self._parsed) > self._capacity:
+            self._parsed.popitem(last=False)
 
     def forget(self, key: str) -> None:
         self._parsed.pop(key, None)

@@ -35,8 +35,12 @@ def _version_suffix(path: str, version: int) -> str:
     return f"versions/{digest[:3]}/{digest[3:]}"
 
 
+# One encoder for every write: json.dumps builds a new one per call when given separators.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def _encode(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    return _COMPACT.encode(value).encode()
 
 
 class KvStore:
@@ -68,10 +72,14 @@ class KvStore:
         raw = await self.storage.get(self.config_key)
         return KvConfig() if raw is None else KvConfig.from_json(json.loads(raw))
 
+    async def has_metadata(self, path: str) -> bool:
+        """Whether the key exists (the existence check every write makes): nothing to parse."""
+        return await self.storage.get(self.metadata_key(path)) is not None
+
     async def metadata(self, path: str) -> KeyMetadata | None:
-        """The key's metadata, parsed for this caller alone to change."""
-        raw = await self.storage.get(self.metadata_key(path))
-        return None if raw is None else KeyMetadata.from_json_bytes(raw)
+        """The key's metadata, for this caller alone to change (a copy of the shared parse)."""
+        shared = await self.metadata_for_reading(path)
+        return None if shared is None else shared.copy()
 
     async def metadata_for_reading(self, path: str) -> KeyMetadata | None:
         """The key's metadata as stored right now, possibly shared with other readers: never change it
@@ -100,6 +108,11 @@ class KvStore:
 
     def put_metadata(self, meta: KeyMetadata) -> Put:
         return Put(self.metadata_key(meta.key), _encode(meta.to_json()))
+
+    def remember_written(self, put: Put, meta: KeyMetadata) -> None:
+        """`put` (from put_metadata(meta)) is committed: the next read of these bytes, such as the next
+        write's, reuses `meta`, which the caller must no longer change."""
+        self._memo.remember(put.key, put.value, meta)
 
     def put_version(self, path: str, version: int, data: dict[str, Any]) -> Put:
         return Put(self.version_key(path, version), _encode({"data": data}))
