@@ -114,6 +114,9 @@ class AuditBroker:
         device = self._devices.get(sanitize_path(path))
         return None if device is None else hash_string(device.entry.salt, value)
 
+    def device(self, path: str) -> AuditDevice | None:
+        return self._devices.get(sanitize_path(path))
+
     def entry(self, path: str) -> AuditEntry | None:
         device = self._devices.get(sanitize_path(path))
         return None if device is None else device.entry
@@ -136,7 +139,7 @@ class AuditBroker:
             entry = build(devices[0])
             try:
                 await devices[0].log(entry, persist=persist)
-                results = [None]
+                return
             except Exception as exc:
                 results = [exc]
         else:

@@ -3,14 +3,18 @@ and its own canonical form, so a deleted, edited, inserted or reordered line bre
 
     mac = HMAC-SHA256(chain_key, prev_hex + b"\\n" + canonical)
     canonical = JSON of the entry with "sealer_chain" = {"seq", "prev"}, keys sorted, compact, UTF-8
+
+The canonical form is built a member at a time (encoding.py), and the written line is the same
+members with "mac" added to "sealer_chain" (first: it sorts before "prev"), so the line as written is
+in canonical order and a line costs one JSON encoding, or less when members are reused.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from engine.audit.encoding import encode_name, encode_value, member_parts
 from engine.crypto import constant_time_equal, hmac_sha256
 
 CHAIN_MEMBER = "sealer_chain"
@@ -29,9 +33,9 @@ class ChainState:
 
 
 def canonical(entry: dict[str, Any], seq: int, prev: str) -> bytes:
-    body = {k: v for k, v in entry.items() if k != CHAIN_MEMBER}
-    body[CHAIN_MEMBER] = {"seq": seq, "prev": prev}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    body = dict(entry)  # a shallow copy: the caller's entry is left as it was
+    body[CHAIN_MEMBER] = {"prev": prev, "seq": seq}
+    return encode_value(body)
 
 
 def chain_mac(key: bytes, prev: str, canonical_bytes: bytes) -> str:
@@ -40,10 +44,18 @@ def chain_mac(key: bytes, prev: str, canonical_bytes: bytes) -> str:
 
 def seal_line(entry: dict[str, Any], seq: int, prev: str, key: bytes) -> tuple[bytes, str]:
     """The line to write for `entry` as number `seq` after `prev`, and its MAC."""
-    mac = chain_mac(key, prev, canonical(entry, seq, prev))
-    chained = {k: v for k, v in entry.items() if k != CHAIN_MEMBER}
-    chained[CHAIN_MEMBER] = {"seq": seq, "prev": prev, "mac": mac}
-    return json.dumps(chained, separators=(",", ":"), ensure_ascii=False).encode() + b"\n", mac
+    return seal_members({name: encode_value(value) for name, value in entry.items()}, seq, prev, key)
+
+
+def seal_members(members: dict[str, bytes], seq: int, prev: str, key: bytes) -> tuple[bytes, str]:
+    """seal_line for an entry whose members are encoded already (encoding.encode_value)."""
+    position = b'"prev":"%s","seq":%d}' % (prev.encode("ascii"), seq)
+    parts = member_parts({**members, CHAIN_MEMBER: b"{" + position})
+    mac = chain_mac(key, prev, b"".join(parts))
+    # The same pieces with the mac first in "sealer_chain" (a name piece ends in ':', so it is found alone).
+    parts[parts.index(encode_name(CHAIN_MEMBER)) + 1] = b'{"mac":"%s",%s' % (mac.encode("ascii"), position)
+    parts.append(b"\n")
+    return b"".join(parts), mac
 
 
 def check_line(entry: dict[str, Any], key: bytes) -> tuple[int, str, str] | None:

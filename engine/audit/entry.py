@@ -3,36 +3,68 @@ says, with its sensitive values hashed under the device's salt."""
 
 from __future__ import annotations
 
+import functools
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from engine.audit.hashing import hash_string, hash_structure, plain_structure
 from engine.request import RawResponse, Request, Response
 
 
-@dataclass(frozen=True)
 class Hasher:
-    """One device's view of what to hide: Vault's salt, hmac_accessor and log_raw."""
+    """One device's view of what to hide: Vault's salt, hmac_accessor and log_raw.
 
-    salt: bytes = field(repr=False)
-    hmac_accessor: bool = True
-    log_raw: bool = False
+    The HMACs of client tokens and accessors are remembered (a bounded map, per device): the same
+    few tokens come back on request after request, and each is hashed four times per request. A
+    value's HMAC under the device's salt never changes, and the salt is the device's for its whole
+    life, so nothing here can go stale. Request and response data are hashed afresh each time."""
+
+    __slots__ = ("_known", "hmac_accessor", "log_raw", "salt")
+
+    def __init__(self, salt: bytes, *, hmac_accessor: bool = True, log_raw: bool = False) -> None:
+        self.salt = salt
+        self.hmac_accessor = hmac_accessor
+        self.log_raw = log_raw
+        self._known: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"Hasher(hmac_accessor={self.hmac_accessor}, log_raw={self.log_raw})"
 
     def value(self, text: str) -> str:
         return text if self.log_raw or not text else hash_string(self.salt, text)
 
+    def token(self, text: str) -> str:
+        """A client token or an accessor: the same value hashes the same, so it is looked up first."""
+        if self.log_raw or not text:
+            return text
+        hashed = self._known.get(text)
+        if hashed is None:
+            if len(self._known) >= KNOWN_TOKENS:
+                self._known.clear()  # many distinct tokens: start over rather than track which is oldest
+            hashed = self._known[text] = hash_string(self.salt, text)
+        return hashed
+
     def accessor(self, text: str) -> str:
-        return self.value(text) if self.hmac_accessor else text
+        return self.token(text) if self.hmac_accessor else text
 
     def structure(self, value: Any) -> Any:
         return plain_structure(value) if self.log_raw else hash_structure(self.salt, value)
 
 
+# Tokens and accessors whose HMACs a device remembers.
+KNOWN_TOKENS = 4096
+
+
 def rfc3339_nano(ns: int | None = None) -> str:
     ns = time.time_ns() if ns is None else ns
     seconds, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:09d}Z"
+    return f"{_date_and_time(seconds)}.{frac:09d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _date_and_time(seconds: int) -> str:
+    # Formatting the date and time of day costs more than the rest of a line's fields: once a second.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def request_entry(hasher: Hasher, req: Request, token_entry: Any, error: str = "") -> dict[str, Any]:
@@ -64,9 +96,9 @@ def response_entry(
 
 def _auth(hasher: Hasher, req: Request, token_entry: Any) -> dict[str, Any]:
     if token_entry is None:
-        return {"client_token": hasher.value(req.client_token or ""), "accessor": "", "token_ttl": 0}
+        return {"client_token": hasher.token(req.client_token or ""), "accessor": "", "token_ttl": 0}
     return {
-        "client_token": hasher.value(req.client_token or ""),
+        "client_token": hasher.token(req.client_token or ""),
         "accessor": hasher.accessor(token_entry.accessor),
         "display_name": token_entry.display_name,
         "policies": list(token_entry.policies),
@@ -84,7 +116,7 @@ def _request(hasher: Hasher, req: Request, token_entry: Any) -> dict[str, Any]:
         "operation": str(req.op),
         "mount_type": req.mount_type,
         "mount_accessor": req.mount_accessor,
-        "client_token": hasher.value(req.client_token or ""),
+        "client_token": hasher.token(req.client_token or ""),
         "client_token_accessor": hasher.accessor(token_entry.accessor if token_entry is not None else ""),
         "namespace": {"id": "root"},
         "path": req.path,

@@ -17,13 +17,20 @@ def hash_string(salt: bytes, value: str) -> str:
 def hash_structure(salt: bytes, value: Any) -> Any:
     """A copy of `value` with every string inside it (recursively, map keys excepted, as Vault's
     hashstructure) hashed; numbers, booleans and nulls are kept. Anything else is hashed as its text."""
+    kind = type(value)  # exact types first: this runs for every value of every logged body
+    if kind is str:
+        return hash_string(salt, value)
+    if kind is dict:
+        return {k if type(k) is str else str(k): hash_structure(salt, v) for k, v in value.items()}
+    if value is None or kind is bool or kind is int or kind is float:
+        return value
     if isinstance(value, str):
         return hash_string(salt, value)
     if isinstance(value, dict):
         return {str(k): hash_structure(salt, v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [hash_structure(salt, v) for v in value]
-    if value is None or isinstance(value, (bool, int, float)):
+    if isinstance(value, (bool, int, float)):
         return value
     return hash_string(salt, str(value))
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class FileTail:
+    """The end of a file: its last complete line and how many bytes follow it with no newline."""
+
+    last_line: bytes | None = field(repr=False)  # with its newline (in clear with log_raw: never shown)
+    complete_size: int  # bytes up to and including that newline
+    incomplete: int = 0
 
 
 class AuditSink(Protocol):
@@ -15,3 +25,17 @@ class AuditSink(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ReadBackSink(AuditSink, Protocol):
+    """A sink that can read back what it wrote (a file): its end is the record of where the chain stands."""
+
+    @property
+    def reads_back(self) -> bool:
+        """False when this one cannot after all (a file device writing to stdout)."""
+        ...
+
+    async def tail(self) -> FileTail: ...
+
+    async def cut_incomplete(self, tail: FileTail) -> None: ...

@@ -1,12 +1,27 @@
-"""The file device: appends lines to a file (or writes them to stdout)."""
+"""The file device: appends lines to a file (or writes them to stdout).
+
+A file is also the device's own record of where its chain stands: `tail` reads back its last complete
+line, so a restart continues the chain from what is really in the file. A crash can cut a write short
+(SIGKILL stops a write between pages; a full disk stops it anywhere), leaving bytes with no newline at
+the end. Those are no line, and no response was sent on them, so the device cuts them off before its
+next line (at start, or after a failed write) when the whole line before them is one of its own
+(device.py), and the chain goes on from that line.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 import sys
 from typing import IO
+
+from engine.audit.sink import FileTail
+
+log = logging.getLogger("engine.audit")
+
+_TAIL_CHUNK = 64 * 1024
 
 
 class FileSink:
@@ -32,6 +47,34 @@ class FileSink:
             raise ValueError(f"invalid mode {raw_mode!r}") from None
         return cls(path, mode)
 
+    @property
+    def reads_back(self) -> bool:
+        return self.file_path != "stdout"
+
+    async def tail(self) -> FileTail:
+        """What the end of the file holds: its last complete line and any incomplete bytes after it."""
+        if not self.reads_back:
+            return FileTail(None, 0)
+        async with self._lock:
+            try:
+                with open(self.file_path, "rb") as file:
+                    if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                        return FileTail(None, 0)
+                    return _tail_of(file)
+            except FileNotFoundError:
+                return FileTail(None, 0)
+
+    async def cut_incomplete(self, tail: FileTail) -> None:
+        """Remove `tail`'s incomplete bytes, if the file still ends as it did when `tail` was read."""
+        async with self._lock:
+            with open(self.file_path, "r+b") as file:
+                size = os.fstat(file.fileno()).st_size
+                if size != tail.complete_size + tail.incomplete:
+                    return  # written to since: not the tail that was looked at
+                file.truncate(tail.complete_size)
+        log.warning("audit file %s ended in %d bytes of a line whose write was cut short; removed them",
+                    self.file_path, tail.incomplete)
+
     def _open(self) -> IO[bytes]:
         if self.file_path == "stdout":
             return sys.stdout.buffer
@@ -48,8 +91,13 @@ class FileSink:
         async with self._lock:
             if self._file is None:
                 self._file = self._open()
-            self._file.write(line)
-            self._file.flush()
+            try:
+                _write_all(self._file, line)
+                self._file.flush()
+            except BaseException:
+                # Reopened for the next line (and the device looks at the file's end again).
+                self._close()
+                raise
 
     async def reopen(self) -> None:
         async with self._lock:
@@ -64,3 +112,35 @@ class FileSink:
         if self._file is not None and self._file is not sys.stdout.buffer:
             self._file.close()
         self._file = None
+
+
+def _write_all(file: IO[bytes], line: bytes) -> None:
+    written = file.write(line)
+    while written is not None and written < len(line):  # cut short (a full disk, a signal): send the rest
+        line = line[written:]
+        written = file.write(line)
+    if written is None:  # only a non-blocking file says so; ours never is
+        raise BlockingIOError("the audit file would block")
+
+
+def _tail_of(file: IO[bytes]) -> FileTail:
+    end = file.seek(0, os.SEEK_END)
+    complete = _newline_before(file, end)  # just past the last newline: where the last whole line ends
+    if complete == 0:
+        return FileTail(None, 0, end)
+    line_start = _newline_before(file, complete - 1)
+    file.seek(line_start)
+    return FileTail(file.read(complete - line_start), complete, end - complete)
+
+
+def _newline_before(file: IO[bytes], position: int) -> int:
+    """The offset just past the last newline before `position` (0 when there is none), read backwards
+    a chunk at a time: the file may be large, a line rarely is."""
+    while position > 0:
+        start = max(0, position - _TAIL_CHUNK)
+        file.seek(start)
+        found = file.read(position - start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        position = start
+    return 0

@@ -59,8 +59,9 @@ async def world_fixture() -> AsyncIterator[AuditWorld]:
     barrier = await unsealed_barrier()
     core = Core(barrier)
     await core.setup()
-    yield AuditWorld(barrier, core, await core.create_root_token())
-    await core.teardown()  # closes the devices' files
+    world = AuditWorld(barrier, core, await core.create_root_token())
+    yield world
+    await world.core.teardown()  # closes the devices' files (of the core a test may have replaced)
 
 
 def entries(path: Path) -> list[dict[str, Any]]:

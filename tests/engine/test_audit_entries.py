@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+import engine.audit.entry as entry_module
 from engine.errors import PermissionDenied
 from engine.request import Op, Request
 from tests.engine.audit_harness import AuditWorld, logged, world_fixture  # noqa: F401 (fixture)
@@ -34,7 +37,11 @@ async def test_request_and_response_lines(world: AuditWorld, tmp_path: Path) -> 
     root_hash = await _hash(world, "file", world.root)
 
     assert write_req["type"] == "request" and write_resp["type"] == "response"
-    assert list(write_req)[:4] == ["time", "type", "auth", "request"] and list(write_req)[-1] == "sealer_chain"
+    # Members in name order, as Vault's RequestEntry/ResponseEntry structs marshal them (and in the chain's
+    # canonical order, so the line as written is the form its MAC covers).
+    assert list(write_req) == ["auth", "request", "sealer_chain", "time", "type"]
+    assert list(write_resp) == ["auth", "request", "response", "sealer_chain", "time", "type"]
+    assert list(write_req["sealer_chain"]) == ["mac", "prev", "seq"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", write_req["time"])
     request = write_req["request"]
     assert request["operation"] == "create" and request["path"] == "secret/app"
@@ -114,3 +121,30 @@ async def test_no_device_means_no_logging(world: AuditWorld, tmp_path: Path) -> 
     await world.call(Op.UPDATE, "secret/app", {"password": SECRET})
     assert world.core._serving is not None and not world.core._serving.audit.enabled
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_remembered_token_hashes_are_each_devices_own(
+    world: AuditWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device remembers the HMACs of the tokens it sees; two devices (two salts) never share one, and a
+    token seen again after the memory filled up and started over still hashes right."""
+    monkeypatch.setattr(entry_module, "KNOWN_TOKENS", 2)
+    await world.enable_file("one", tmp_path / "one.log")
+    await world.enable_file("two", tmp_path / "two.log")
+    others = []
+    for _ in range(3):
+        created = await world.call(Op.UPDATE, "auth/token/create", {"policies": ["default"]})
+        assert created.auth is not None
+        others.append(created.auth["client_token"])
+    for token in [*others, world.root]:
+        await world.call(Op.READ, "auth/token/lookup-self", token=token)
+    for device in ("one", "two"):
+        root_hash = await _hash(world, device, world.root)
+        lines = [
+            e for e in logged(tmp_path / f"{device}.log")
+            if e["request"]["path"] == "auth/token/lookup-self" and e["type"] == "request"
+        ]
+        expected = [await _hash(world, device, token) for token in others] + [root_hash]
+        assert [e["request"]["client_token"] for e in lines] == expected
+        assert lines[-1]["auth"]["client_token"] == root_hash
+    assert await _hash(world, "one", world.root) != await _hash(world, "two", world.root)
