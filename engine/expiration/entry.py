@@ -20,6 +20,9 @@ TOKEN = "token"
 # Vault keeps at most this much of a revocation error (it is stored and shown).
 MAX_ERROR_LENGTH = 240
 
+# One encoder: json.dumps with separators builds a new one per call (per lease written).
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
 
 @dataclass
 class LeaseEntry:
@@ -95,7 +98,7 @@ class LeaseEntry:
 
     def to_json(self) -> bytes:
         # vars(), not asdict(): asdict deep-copies every value, a cost paid per lease at issue.
-        return json.dumps(vars(self), separators=(",", ":")).encode()
+        return _encode(vars(self)).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> LeaseEntry:
