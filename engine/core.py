@@ -264,7 +264,8 @@ class Core:
         # Only the token backend sees the caller's token, as in Vault.
         token = req.client_token if route.entry.type == "token" else None
         routed = _routed_copy(req, path=below, client_token=token)
-        await _create_or_update(req, routed, route)
+        if req.op in _WRITES:
+            await _create_or_update(req, routed, route)
 
         if login:
             await _log_request(serving, req, audited)
@@ -273,10 +274,12 @@ class Core:
         assert entry is not None
         await self._authorize(serving.policies, entry, req, route.backend.special_paths.root, below)
         # Logged before anything changes (the use count included): fail closed.
-        await _log_request(serving, req, audited)
+        if audited is not None:
+            await _log_request(serving, req, audited)
         # The use is counted once authorised; a token whose last use this is goes when it is over (what
         # TokenStore.using does, spelled out: an async context manager per request costs more than the read).
-        live = await serving.tokens.use(entry, req.remote_address)
+        unlimited = entry.num_uses == 0 and not entry.bound_cidrs  # nothing to count or check: most tokens
+        live = entry if unlimited else await serving.tokens.use(entry, req.remote_address)
         try:
             req.token_entry = routed.token_entry = live
             if audited is not None:
@@ -386,10 +389,13 @@ def _mount_point(mounts: MountManager, path: str) -> str | None:
     return None if route is None else route.entry.path
 
 
+_WRITES = frozenset({Op.CREATE, Op.UPDATE})
+
+
 async def _create_or_update(req: Request, routed: Request, route: Route) -> None:
     """A write is a CREATE when the backend's existence check says the target is missing, as Vault
     decides it before the ACL check (policies grant create and update separately)."""
-    if req.op not in (Op.CREATE, Op.UPDATE):
+    if req.op not in _WRITES:
         return
     try:
         exists = await route.backend.existence(routed, route.storage)

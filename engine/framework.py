@@ -234,7 +234,7 @@ class FieldData:
 
     def __init__(self, raw: Mapping[str, Any], schema: Mapping[str, Field]) -> None:
         self.raw = dict(raw)
-        self.schema = dict(schema)
+        self.schema = schema  # the path's own, never changed: no copy per request
         self._parsed: dict[str, Any] = {}
         for name, spec in self.schema.items():
             value = self.raw.get(name)
@@ -418,6 +418,8 @@ class Backend:
 
 
 def _add_input_warnings(response: Response, req: Request, path: Path, captures: dict[str, str]) -> None:
+    if not req.data:
+        return  # nothing sent (every read): nothing ignored, nothing replaced
     if not path.takes_arbitrary_input:
         ignored = sorted(k for k in req.data if k not in path.fields)
         if ignored:

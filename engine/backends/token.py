@@ -98,7 +98,9 @@ class TokenBackend(Backend):
 
     async def lookup_self(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
         token = req.client_token or ""
-        return Response(data=self.describe(await self.ctx.lookup_for_display(token), token))
+        # The core has just looked the caller's token up and counted this use: that entry is the answer.
+        entry = req.token_entry if isinstance(req.token_entry, TokenEntry) else None
+        return Response(data=self.describe(entry or await self.ctx.lookup_for_display(token), token))
 
     async def lookup(self, req: Request, data: FieldData, storage: Storage) -> Response | None:
         token = data.get("token") or req.client_token or ""
