@@ -23,15 +23,16 @@ from engine.storage.memory import MemoryStorage
 from engine.storage.view import View
 from engine.tokens import TokenEntry, TokenStore
 from tests.engine.leasing import START, Clock, CredsBackend, Unreachable, unsealed_barrier
+from tests.engine.storage_doubles import PassThrough
 
 T0 = START.timestamp()
 
 
-class CountingStorage:
+class CountingStorage(PassThrough):
     """A real store seen through the Storage interface, counting reads and failing writes on demand."""
 
     def __init__(self, inner: Storage) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.gets = 0
         self.fail_writes = False
 
@@ -43,12 +44,6 @@ class CountingStorage:
         if self.fail_writes:
             raise StorageError("disk full")
         await self.inner.put(key, value)
-
-    async def delete(self, key: str) -> None:
-        await self.inner.delete(key)
-
-    async def list(self, prefix: str) -> list[str]:
-        return await self.inner.list(prefix)
 
     async def batch(self, ops: Sequence[BatchOp]) -> None:
         if self.fail_writes:

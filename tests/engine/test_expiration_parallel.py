@@ -27,6 +27,7 @@ from engine.storage.sqlite import SqliteStorage
 from engine.storage.view import View
 from engine.tokens import TokenStore
 from tests.engine.leasing import START, Clock, CredsBackend, Unreachable, World, make_world, unsealed_barrier
+from tests.engine.storage_doubles import PassThrough
 
 HOUR = 3600
 MINUTE = timedelta(seconds=60)
@@ -194,12 +195,12 @@ async def test_a_joined_failure_is_recorded_once_and_reported_to_the_operator() 
     assert len(manager) == 1  # still scheduled for its retry
 
 
-class HeldRead:
+class HeldRead(PassThrough):
     """Memory storage where, once armed, a read of one key returns only when released (its value read
     before the hold): a caller left holding an entry that goes stale meanwhile."""
 
     def __init__(self) -> None:
-        self.inner = MemoryStorage()
+        super().__init__(MemoryStorage())
         self.key = ""
         self.reading = asyncio.Event()
         self.release = asyncio.Event()
@@ -210,18 +211,6 @@ class HeldRead:
             self.reading.set()
             await self.release.wait()
         return value
-
-    async def put(self, key: str, value: bytes) -> None:
-        await self.inner.put(key, value)
-
-    async def delete(self, key: str) -> None:
-        await self.inner.delete(key)
-
-    async def list(self, prefix: str) -> list[str]:
-        return await self.inner.list(prefix)
-
-    async def batch(self, ops: Sequence[BatchOp]) -> None:
-        await self.inner.batch(ops)
 
 
 async def test_a_lease_read_before_another_revocation_finished_is_not_revoked_again() -> None:

@@ -6,46 +6,35 @@ step-down stops it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import pytest
 
 from engine.errors import Sealed, StorageError
 from engine.request import Op
-from engine.storage.base import BatchOp, children
+from engine.storage.base import children
 from engine.storage.memory import MemoryStorage
 from engine.storage.view import all_keys
 from tests.engine.leasing import World, make_world
+from tests.engine.storage_doubles import PassThrough
 
 HOUR = 3600
 DUE_INDEX = "sys/expire/due/"
 
 
-class HeldListing:
+class HeldListing(PassThrough):
     """Memory storage whose listing of the lease due index, once held, is taken and then kept back until
     released; the restore then goes on listing the index as it was when first listed. So it stops
     mid-way, with listings that everything done meanwhile makes stale."""
 
     def __init__(self) -> None:
-        self.inner = MemoryStorage()
+        super().__init__(MemoryStorage())
         self.held = False
         self.listing = asyncio.Event()  # set once the restore has listed and is waiting
         self.release = asyncio.Event()
         self.abandoned = False  # the held listing's caller was cancelled
         self.fail_next_listing = False  # the next listing of the due index fails (a storage outage)
         self._frozen: list[str] = []
-
-    async def get(self, key: str) -> bytes | None:
-        return await self.inner.get(key)
-
-    async def put(self, key: str, value: bytes) -> None:
-        await self.inner.put(key, value)
-
-    async def delete(self, key: str) -> None:
-        await self.inner.delete(key)
-
-    async def batch(self, ops: Sequence[BatchOp]) -> None:
-        await self.inner.batch(ops)
 
     async def list(self, prefix: str) -> list[str]:
         if self.fail_next_listing and prefix == DUE_INDEX:

@@ -17,6 +17,7 @@ from engine.storage.memory import MemoryStorage
 from engine.storage.view import all_keys
 from tests.engine.core_harness import START, Clock
 from tests.engine.kv_v2_harness import Kv, bind_clock, close_kv
+from tests.engine.storage_doubles import PassThrough
 from tests.engine.token_harness import start_engine
 
 V1_ENTRIES = {
@@ -100,24 +101,12 @@ async def test_a_downgrade_is_refused_and_v2_data_stays(old: Kv) -> None:
     assert await old.secret("app/db") == {"user": "app", "port": 5432}
 
 
-class FailingBatches:
+class FailingBatches(PassThrough):
     """A storage view whose batches fail after the first `allowed` ones: a crash part way through."""
 
     def __init__(self, inner: Storage, allowed: int) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.allowed = allowed
-
-    async def get(self, key: str) -> bytes | None:
-        return await self.inner.get(key)
-
-    async def put(self, key: str, value: bytes) -> None:
-        await self.inner.put(key, value)
-
-    async def delete(self, key: str) -> None:
-        await self.inner.delete(key)
-
-    async def list(self, prefix: str) -> list[str]:
-        return await self.inner.list(prefix)
 
     async def batch(self, ops: Sequence[BatchOp]) -> None:
         if self.allowed <= 0:

@@ -4,7 +4,7 @@ compiled-ACL cache (one compilation per policy change, never a stale one)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -14,8 +14,9 @@ from engine.errors import BadRequest
 from engine.policy import DEFAULT_POLICY_TEXT, PolicyError, PolicyStore
 from engine.policy.builtin import RESPONSE_WRAPPING_POLICY_TEXT
 from engine.request import Op
-from engine.storage.base import BatchOp, Storage
+from engine.storage.base import Storage
 from engine.storage.memory import MemoryStorage
+from tests.engine.storage_doubles import PassThrough
 
 APP = 'path "secret/app/*" { capabilities = ["read"] }'
 
@@ -160,12 +161,12 @@ async def test_the_acl_cache_is_bounded(barrier: Barrier) -> None:
     assert await store.acl_for(["b"]) is not b
 
 
-class SlowReads:
+class SlowReads(PassThrough):
     """A Storage that hands back what it read only once `release` is set: lets a policy change land
     between an ACL's storage read and its compilation."""
 
     def __init__(self, inner: Storage) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.release = asyncio.Event()
         self.reading = asyncio.Event()
         self.hold = False
@@ -176,18 +177,6 @@ class SlowReads:
             self.reading.set()
             await self.release.wait()
         return value
-
-    async def put(self, key: str, value: bytes) -> None:
-        await self.inner.put(key, value)
-
-    async def delete(self, key: str) -> None:
-        await self.inner.delete(key)
-
-    async def list(self, prefix: str) -> list[str]:
-        return await self.inner.list(prefix)
-
-    async def batch(self, ops: Sequence[BatchOp]) -> None:
-        await self.inner.batch(ops)
 
 
 async def test_an_acl_raced_by_a_change_is_not_cached(barrier: Barrier) -> None:
