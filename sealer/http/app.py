@@ -8,12 +8,12 @@ from engine.request import BytesResponse, Op
 from sealer.config import ListenerConfig
 from sealer.ha import HaCoordinator
 from sealer.http import openapi_extra, sys_ceremonies, sys_ha, sys_seal, sys_seal_admin, sys_tpm_reseal
-from sealer.http.edge import edge
+from sealer.http.edge import add_get, add_not_found, add_route
 from sealer.http.forwarding import FORWARDER, Forwarder
 from sealer.http.keys import HA_COORDINATOR, SEAL_MANAGER
 from sealer.http.limits import install_limits
 from sealer.http.list_verb import accept_list_verb
-from sealer.http.metrics import ENGINE_REQUEST, add_metrics_routes
+from sealer.http.metrics import ENGINE_REQUEST, install_metrics, sys_metrics
 from sealer.http.parse import engine_request
 from sealer.http.responses import error_response, json_response, no_content, raw_response
 from sealer.metrics import Metrics
@@ -53,9 +53,10 @@ def build_app(manager: SealManager, ha: HaCoordinator | None = None, *, forward:
     listener = listener or ListenerConfig()
     # A negative max_request_size turns the cap off, as in Vault.
     max_size = listener.max_request_size if listener.max_request_size > 0 else 2**63
-    app = web.Application(middlewares=[edge], client_max_size=max_size)
+    app = web.Application(client_max_size=max_size)
     install_limits(app, max_concurrent_requests=listener.max_concurrent_requests, max_request_size=max_size)
-    add_metrics_routes(app, Metrics(manager), unauthenticated=listener.unauthenticated_metrics_access)
+    install_metrics(app, Metrics(manager), unauthenticated=listener.unauthenticated_metrics_access)
+    add_get(app, "/v1/sys/metrics", sys_metrics)
     app[SEAL_MANAGER] = manager
     if ha is not None:
         forwarder = Forwarder(ha, forward=forward)
@@ -68,5 +69,6 @@ def build_app(manager: SealManager, ha: HaCoordinator | None = None, *, forward:
     sys_seal_admin.add_routes(app)
     sys_tpm_reseal.add_routes(app)
     openapi_extra.add_routes(app, logical)
-    app.router.add_route("*", "/v1/{path:.*}", logical)
+    add_route(app, "*", "/v1/{path:.*}", logical)
+    add_not_found(app)
     return app

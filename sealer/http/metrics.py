@@ -55,7 +55,7 @@ async def sys_metrics(request: web.Request) -> web.StreamResponse:
                                                               "Cache-Control": "no-store"})
 
 
-def add_metrics_routes(app: web.Application, metrics: Metrics, *, unauthenticated: bool) -> None:
+def install_metrics(app: web.Application, metrics: Metrics, *, unauthenticated: bool) -> None:
+    """What sys_metrics (the handler of GET /v1/sys/metrics, routed by the app) reads."""
     app[METRICS] = metrics
     app[UNAUTHENTICATED_METRICS] = unauthenticated
-    app.router.add_get("/v1/sys/metrics", sys_metrics)

@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from engine.openapi import responses
+from sealer.http.edge import add_route
 from sealer.http.responses import json_response
 
 SPEC_ROUTE = "/v1/sys/internal/specs/openapi"
@@ -128,4 +129,4 @@ def add_routes(app: web.Application, logical: Handler) -> None:
     # Named {path} as the catch-all's, so the logical handler finds the engine path where it looks.
     route = _PREFIX + "/{path:" + SPEC_ROUTE.removeprefix(_PREFIX + "/") + "}"
     for method in ("GET", "POST", "PUT"):  # Vault answers a write the same as a read
-        app.router.add_route(method, route, specs)
+        add_route(app, method, route, specs)

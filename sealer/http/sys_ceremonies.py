@@ -15,6 +15,7 @@ from aiohttp import web
 from engine.errors import BadRequest, PermissionDenied
 from sealer.ceremonies.registry import Ceremonies
 from sealer.ceremonies.rekey import Rekey, RekeyRequest, Target
+from sealer.http.edge import add_route
 from sealer.http.keys import SEAL_MANAGER
 from sealer.http.parse import client_token, json_body
 from sealer.http.responses import json_response, no_content
@@ -179,7 +180,7 @@ async def _discard_on_seal(app: web.Application) -> AsyncIterator[None]:
 
 def _add(app: web.Application, path: str, **methods: Handler) -> None:
     for method, handler in methods.items():
-        app.router.add_route(method.upper(), path, handler)
+        add_route(app, method.upper(), path, handler)
 
 
 def add_routes(app: web.Application) -> None:

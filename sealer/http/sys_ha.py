@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sealer.http.edge import add_get, add_route
 from sealer.http.keys import HA_COORDINATOR, SEAL_MANAGER
 from sealer.http.responses import json_response, no_content
 from sealer.http.sys_seal_admin import root_only
@@ -59,7 +60,7 @@ async def step_down(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/v1/sys/leader", leader, allow_head=False)
-    app.router.add_get("/v1/sys/ha-status", ha_status, allow_head=False)
-    app.router.add_put("/v1/sys/step-down", step_down)
-    app.router.add_post("/v1/sys/step-down", step_down)
+    add_get(app, "/v1/sys/leader", leader, allow_head=False)
+    add_get(app, "/v1/sys/ha-status", ha_status, allow_head=False)
+    add_route(app, "PUT", "/v1/sys/step-down", step_down)
+    add_route(app, "POST", "/v1/sys/step-down", step_down)

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.errors import BadRequest, PermissionDenied
+from sealer.http.edge import add_get, add_route
 from sealer.http.keys import SEAL_MANAGER
 from sealer.http.parse import client_token, json_body, query_flag
 from sealer.http.responses import json_response, no_content
@@ -127,12 +128,12 @@ async def health(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/v1/sys/init", read_init, allow_head=False)
-    app.router.add_put("/v1/sys/init", write_init)
-    app.router.add_post("/v1/sys/init", write_init)
-    app.router.add_get("/v1/sys/seal-status", seal_status, allow_head=False)
-    app.router.add_put("/v1/sys/unseal", unseal)
-    app.router.add_post("/v1/sys/unseal", unseal)
-    app.router.add_put("/v1/sys/seal", seal)
-    app.router.add_post("/v1/sys/seal", seal)
-    app.router.add_get("/v1/sys/health", health)  # allow_head: HEAD gets the status code alone
+    add_get(app, "/v1/sys/init", read_init, allow_head=False)
+    add_route(app, "PUT", "/v1/sys/init", write_init)
+    add_route(app, "POST", "/v1/sys/init", write_init)
+    add_get(app, "/v1/sys/seal-status", seal_status, allow_head=False)
+    add_route(app, "PUT", "/v1/sys/unseal", unseal)
+    add_route(app, "POST", "/v1/sys/unseal", unseal)
+    add_route(app, "PUT", "/v1/sys/seal", seal)
+    add_route(app, "POST", "/v1/sys/seal", seal)
+    add_get(app, "/v1/sys/health", health)  # allow_head: HEAD gets the status code alone

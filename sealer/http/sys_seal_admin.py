@@ -20,6 +20,7 @@ from aiohttp import web
 
 from engine.errors import BadRequest, PermissionDenied
 from sealer import seal_admin
+from sealer.http.edge import add_get, add_route
 from sealer.http.keys import SEAL_MANAGER
 from sealer.http.parse import client_token, json_body
 from sealer.http.responses import json_response
@@ -87,10 +88,10 @@ async def delete_wrapping(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/v1/sys/sealer/seal", read_seal, allow_head=False)
+    add_get(app, "/v1/sys/sealer/seal", read_seal, allow_head=False)
     for method in ("PUT", "POST"):
-        app.router.add_route(method, "/v1/sys/sealer/seal/rewrap", write_rewrap)
-        app.router.add_route(method, "/v1/sys/sealer/seal/reconcile", write_reconcile)
-    app.router.add_get("/v1/sys/sealer/seal/rewrap", read_rewrap, allow_head=False)
-    app.router.add_delete("/v1/sys/sealer/seal/rewrap", delete_rewrap)
-    app.router.add_delete("/v1/sys/sealer/seal/wrappings/{wrapping_id}", delete_wrapping)
+        add_route(app, method, "/v1/sys/sealer/seal/rewrap", write_rewrap)
+        add_route(app, method, "/v1/sys/sealer/seal/reconcile", write_reconcile)
+    add_get(app, "/v1/sys/sealer/seal/rewrap", read_rewrap, allow_head=False)
+    add_route(app, "DELETE", "/v1/sys/sealer/seal/rewrap", delete_rewrap)
+    add_route(app, "DELETE", "/v1/sys/sealer/seal/wrappings/{wrapping_id}", delete_wrapping)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from engine.errors import BadRequest
+from sealer.http.edge import add_get, add_route
 from sealer.http.keys import SEAL_MANAGER
 from sealer.http.parse import json_body
 from sealer.http.responses import json_response
@@ -40,7 +41,7 @@ async def cancel(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app[TPM_RESEAL] = TpmReseal(app[SEAL_MANAGER])
-    app.router.add_get(PATH, read, allow_head=False)
-    app.router.add_put(PATH, update)
-    app.router.add_post(PATH, update)
-    app.router.add_delete(PATH, cancel)
+    add_get(app, PATH, read, allow_head=False)
+    add_route(app, "PUT", PATH, update)
+    add_route(app, "POST", PATH, update)
+    add_route(app, "DELETE", PATH, cancel)

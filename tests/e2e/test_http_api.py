@@ -62,6 +62,15 @@ def test_unknown_route_and_unsupported_operation(unsealed) -> None:
     assert status == 405 and body["errors"]
 
 
+def test_paths_no_route_takes_get_vaults_json_404(unsealed) -> None:
+    from tests.e2e.daemon import request
+
+    daemon, token, _ = unsealed
+    for path in ("/", "/v2/secret/x", "/ui/", "/v1/secret/line%0Abreak"):
+        status, body = request("GET", daemon.address + path, token=token)
+        assert status == 404 and body == {"errors": ["Not Found"]}, path
+
+
 def test_rotate_adds_a_term_and_old_data_stays_readable(unsealed) -> None:
     daemon, token, _ = unsealed
     daemon.call("PUT", "secret/before-rotate", {"v": "old"}, token=token)
