@@ -1,4 +1,4 @@
-"""Where every HTTP request enters: the one middleware, applying in order
+"""Where every HTTP request enters: one function in front of every route's handler, applying in order
 
 1. request metrics (the time and the status of every /v1/ request, whatever happens below);
 2. the bound on requests in progress and Vault's rate limit quotas (sealer/http/limits.py);
