@@ -268,7 +268,8 @@ class Core:
             await _create_or_update(req, routed, route)
 
         if login:
-            await _log_request(serving, req, audited)
+            if audited is not None:
+                await _log_request(serving, req, audited)
             response = await route.backend.handle(routed, route.storage)
             return await self._respond(serving, req, route, response, entry)
         assert entry is not None
@@ -353,10 +354,9 @@ def _routed_copy(req: Request, *, path: str, client_token: str | None) -> Reques
     return routed
 
 
-async def _log_request(serving: _Serving, req: Request, audited: _Audited | None) -> None:
-    if audited is not None:
-        await serving.audit.log_request(req, audited.token_entry)
-        audited.logged = True
+async def _log_request(serving: _Serving, req: Request, audited: _Audited) -> None:
+    await serving.audit.log_request(req, audited.token_entry)
+    audited.logged = True
 
 
 async def _log_in(tokens: TokenStore, req: Request, route: Route, response: Response) -> None:
@@ -393,10 +393,8 @@ _WRITES = frozenset({Op.CREATE, Op.UPDATE})
 
 
 async def _create_or_update(req: Request, routed: Request, route: Route) -> None:
-    """A write is a CREATE when the backend's existence check says the target is missing, as Vault
-    decides it before the ACL check (policies grant create and update separately)."""
-    if req.op not in _WRITES:
-        return
+    """A write (an op in _WRITES) is a CREATE when the backend's existence check says the target is missing,
+    as Vault decides it before the ACL check (policies grant create and update separately)."""
     try:
         exists = await route.backend.existence(routed, route.storage)
     except NotFound:

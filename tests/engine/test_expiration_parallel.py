@@ -148,19 +148,27 @@ async def test_a_parent_and_its_child_expiring_together_revoke_the_childs_secret
     world.barrier.seal()
 
 
-async def test_an_operator_revoke_during_the_expirys_joins_it() -> None:
+async def _operator_revoke_during_expiry(
+    backend: GatedBackend, **options: RetryPolicy
+) -> tuple[Barrier, ExpirationManager, LeaseEntry, asyncio.Task[int], asyncio.Task[None]]:
+    """One lease whose expiry is held inside the backend's revoke, and an operator's revoke of it started
+    meanwhile: (barrier, manager, lease, the expiry task, the operator's task)."""
     barrier = await unsealed_barrier()
-    backend = GatedBackend()
-    manager = manager_over(barrier, backend)
+    manager = manager_over(barrier, backend, **options)
     lease = secret_lease(1)
     await LeaseStore(barrier).save(lease)
     await manager.load()
-
     expiring = asyncio.create_task(manager.expire_due(START + MINUTE))
     async with asyncio.timeout(5):
         await backend.entered.wait()
     operator = asyncio.create_task(manager.revoke(lease.lease_id))
     await asyncio.sleep(0)
+    return barrier, manager, lease, expiring, operator
+
+
+async def test_an_operator_revoke_during_the_expirys_joins_it() -> None:
+    backend = GatedBackend()
+    barrier, _, lease, expiring, operator = await _operator_revoke_during_expiry(backend)
     assert not operator.done()  # waiting for the revocation in flight, not starting its own
     backend.gate.set()
     async with asyncio.timeout(5):
@@ -171,19 +179,11 @@ async def test_an_operator_revoke_during_the_expirys_joins_it() -> None:
 
 
 async def test_a_joined_failure_is_recorded_once_and_reported_to_the_operator() -> None:
-    barrier = await unsealed_barrier()
     backend = GatedBackend()
     backend.fail = Unreachable("down")
-    manager = manager_over(barrier, backend, retry=RetryPolicy(jitter=lambda: 0.5))
-    lease = secret_lease(1)
-    await LeaseStore(barrier).save(lease)
-    await manager.load()
-
-    expiring = asyncio.create_task(manager.expire_due(START + MINUTE))
-    async with asyncio.timeout(5):
-        await backend.entered.wait()
-    operator = asyncio.create_task(manager.revoke(lease.lease_id))
-    await asyncio.sleep(0)
+    barrier, manager, lease, expiring, operator = await _operator_revoke_during_expiry(
+        backend, retry=RetryPolicy(jitter=lambda: 0.5)
+    )
     backend.gate.set()
     async with asyncio.timeout(5):
         await expiring
