@@ -22,6 +22,7 @@ from datetime import datetime
 
 from engine import crypto
 from engine.barrier.keyring import Keyring, KeyTerm
+from engine.barrier.plaintext_cache import PlaintextCache
 from engine.errors import BadRequest, BarrierDecryptError, Sealed
 from engine.storage.base import BatchOp, Delete, Put, Storage, as_value
 
@@ -48,6 +49,7 @@ class Barrier:
         # Bumped by seal(): a keyring operation that spans an await must not resurrect a sealed barrier.
         self._generation = 0
         self._lock = asyncio.Lock()
+        self._plaintext = PlaintextCache()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -96,12 +98,15 @@ class Barrier:
             raise Sealed()
         self._root_key = root_key
         self._keyring = keyring
+        # Another daemon may have written while this one was sealed or a standby.
+        self._plaintext.clear()
 
     def seal(self) -> None:
         """Forget every key. Effective immediately, even while other operations are in flight."""
         self._generation += 1
         self._keyring = None
         self._root_key = None
+        self._plaintext.clear()
 
     async def rotate(self) -> KeyTerm:
         """Add a term and make it active for new writes; values under older terms stay readable."""
@@ -138,21 +143,38 @@ class Barrier:
 
     async def get(self, key: str) -> bytes | None:
         self._unsealed()
+        plaintext = self._plaintext.get(key)
+        if plaintext is not None:
+            return plaintext
         _refuse_keyring(key)
+        epoch = self._plaintext.epoch
         blob = await self._physical.get(key)
         # Checked again after the read: a seal while it was in flight wins.
         keyring = self._unsealed()[0]
-        return None if blob is None else _decrypt(keyring, key, blob)
+        if blob is None:
+            return None
+        plaintext = _decrypt(keyring, key, blob)
+        self._plaintext.keep(key, plaintext, epoch)
+        return plaintext
 
     async def put(self, key: str, value: bytes) -> None:
         keyring = self._unsealed()[0]
         _refuse_keyring(key)
-        await self._physical.put(key, _encrypt_value(keyring.active, key, value))
+        blob = _encrypt_value(keyring.active, key, value)
+        self._plaintext.forget((key,))
+        try:
+            await self._physical.put(key, blob)
+        finally:
+            self._plaintext.forget((key,))
 
     async def delete(self, key: str) -> None:
         self._unsealed()
         _refuse_keyring(key)
-        await self._physical.delete(key)
+        self._plaintext.forget((key,))
+        try:
+            await self._physical.delete(key)
+        finally:
+            self._plaintext.forget((key,))
 
     async def list(self, prefix: str) -> list[str]:
         self._unsealed()
@@ -170,7 +192,12 @@ class Barrier:
                 physical.append(Put(op.key, _encrypt_value(keyring.active, op.key, op.value)))
             else:
                 physical.append(Delete(op.key))
-        await self._physical.batch(physical)
+        keys = [op.key for op in physical]
+        self._plaintext.forget(keys)
+        try:
+            await self._physical.batch(physical)
+        finally:
+            self._plaintext.forget(keys)
 
     def _unsealed(self) -> tuple[Keyring, bytes, int]:
         if self._keyring is None or self._root_key is None:

@@ -72,6 +72,8 @@ SYSTEM_LIMITS = Limits(default_ttl=768 * 3600, max_ttl=768 * 3600)
 _BASE62 = string.ascii_uppercase + string.ascii_lowercase + string.digits
 _UNBIASED_BELOW = 256 - 256 % len(_BASE62)  # 248: the largest multiple of 62 a byte can reach
 _LOCK_STRIPES = 64
+# Tokens whose hashes the store remembers.
+_KNOWN_HASHES = 4096
 
 TokenHook = Callable[[TokenEntry], Awaitable[None]]
 # A new token's lease: its writes (full storage keys) and what to call once they are committed.
@@ -113,6 +115,9 @@ class TokenStore:
     _locks: list[asyncio.Lock] = field(init=False, repr=False)
     # Lookups reuse the parse of the cached bytes they are handed (see parsed_entries.py).
     _parsed: ParsedEntries = field(default_factory=ParsedEntries, init=False, repr=False)
+    # Every request hashes its token (an HMAC, a tenth of a cached read); the same few tokens come back
+    # request after request, and a token's hash under this store's salt never changes.
+    _hashes: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.roles = RoleStore(self.storage)
@@ -123,6 +128,7 @@ class TokenStore:
 
     async def setup(self) -> None:
         self._salt = await self._load_or_create(SALT_KEY, lambda: random_bytes(SALT_SIZE))
+        self._hashes = {}
         self._codec = BatchCodec(await self._load_or_create(BATCH_KEY, new_key))
 
     async def _load_or_create(self, key: str, make: Callable[[], bytes]) -> bytes:
@@ -133,9 +139,15 @@ class TokenStore:
         return value
 
     def hash_token(self, token: str) -> str:
+        hashed = self._hashes.get(token)
+        if hashed is not None:
+            return hashed
         if self._salt is None:
             raise RuntimeError("the token store is not set up")
-        return hmac_sha256(self._salt, token.encode()).hex()
+        if len(self._hashes) >= _KNOWN_HASHES:
+            self._hashes.clear()  # many distinct tokens: start over rather than track which is oldest
+        hashed = self._hashes[token] = hmac_sha256(self._salt, token.encode()).hex()
+        return hashed
 
     def _batch(self) -> BatchCodec:
         if self._codec is None:

@@ -196,11 +196,12 @@ async def test_a_joined_failure_is_recorded_once_and_reported_to_the_operator() 
 
 
 class HeldRead(PassThrough):
-    """Memory storage where, once armed, a read of one key returns only when released (its value read
-    before the hold): a caller left holding an entry that goes stale meanwhile."""
+    """Storage where, once armed, a read of one key returns only when released (its value read before
+    the hold): a caller left holding an entry that goes stale meanwhile. It wraps the barrier, whose
+    cache of decrypted values would answer a read of the physical storage before it is held."""
 
-    def __init__(self) -> None:
-        super().__init__(MemoryStorage())
+    def __init__(self, inner: Storage) -> None:
+        super().__init__(inner)
         self.key = ""
         self.reading = asyncio.Event()
         self.release = asyncio.Event()
@@ -214,13 +215,12 @@ class HeldRead(PassThrough):
 
 
 async def test_a_lease_read_before_another_revocation_finished_is_not_revoked_again() -> None:
-    storage = HeldRead()
-    barrier = await unsealed_barrier(storage)
-    tokens = TokenStore(barrier)
+    storage = HeldRead(await unsealed_barrier())
+    tokens = TokenStore(storage)
     await tokens.setup()
     _, holder = await tokens.create(policies=["root"], path="auth/token/create", display_name="t", ttl=HOUR)
     backend = GatedBackend()
-    manager = manager_over(barrier, backend)
+    manager = manager_over(storage, backend)
     lease = await manager.register_secret(
         path="db/creds/app", ttl=60, max_ttl=0, renewable=True, internal_data={"username": "app"}, token=holder
     )
