@@ -33,8 +33,7 @@ import logging
 import time
 from typing import Any
 
-from engine.audit.chain import ChainState, check_line, seal_members
-from engine.audit.encoding import MemberEncodings
+from engine.audit.chain import ChainState, check_line, seal_line
 from engine.audit.entry import Hasher, rfc3339_nano
 from engine.audit.sink import AuditSink, ReadBackSink
 from engine.audit.table import AuditEntry, save_chain
@@ -73,7 +72,6 @@ class AuditDevice:
             log_raw=option_bool(options, "log_raw", False),
         )
         self._prefix = options.get("prefix", "").encode()
-        self._encodings = MemberEncodings()
         self._started = False
         self._lock = asyncio.Lock()
         # The seq of the next line as of the last save that succeeded; saves happen one at a time.
@@ -133,7 +131,7 @@ class AuditDevice:
         if not self._caught_up and self._reads_back is not None:
             await self._catch_up(self._reads_back)
         state = self._state
-        line, mac = seal_members(self._encodings.encode(entry), state.seq, state.prev, self.entry.chain_key)
+        line, mac = seal_line(entry, state.seq, state.prev, self.entry.chain_key)
         try:
             await self.sink.write(self._prefix + line)
         except BaseException:

@@ -3,7 +3,7 @@
 # The transit engine's recipes are a package of their own: `from engine.crypto import transit`.
 from engine.crypto import transit
 from engine.crypto.aead import Cipher, DecryptError, decrypt, encrypt
-from engine.crypto.hashing import constant_time_equal, hmac_sha256
+from engine.crypto.hashing import HmacSha256, constant_time_equal, hmac_sha256
 from engine.crypto.kdf import derive_key
 from engine.crypto.keys import new_key, random_bytes
 from engine.crypto.shamir import ShamirError, combine, split
@@ -11,6 +11,7 @@ from engine.crypto.shamir import ShamirError, combine, split
 __all__ = [
     "Cipher",
     "DecryptError",
+    "HmacSha256",
     "ShamirError",
     "combine",
     "constant_time_equal",

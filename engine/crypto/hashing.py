@@ -11,5 +11,23 @@ def hmac_sha256(key: bytes, data: bytes) -> bytes:
     return hmac.digest(key, data, "sha256")
 
 
+class HmacSha256:
+    """HMAC-SHA256 under one key, the key set up once: each MAC then starts from a copy of the keyed
+    state (an audit line's chain MAC took twice as long with the key set up per call)."""
+
+    __slots__ = ("_keyed",)
+
+    def __init__(self, key: bytes) -> None:
+        self._keyed = hmac.new(key, digestmod="sha256")
+
+    def __repr__(self) -> str:
+        return "HmacSha256(<key>)"
+
+    def digest(self, data: bytes) -> bytes:
+        mac = self._keyed.copy()
+        mac.update(data)
+        return mac.digest()
+
+
 def constant_time_equal(a: bytes, b: bytes) -> bool:
     return hmac.compare_digest(a, b)

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.audit.chain import GENESIS as ZERO_MAC
-from engine.audit.chain import canonical, chain_mac
-from engine.crypto import constant_time_equal
+from engine.audit.chain import mac_matches
 
 CHAIN_START = "chain-start"
 
@@ -91,8 +90,7 @@ class ChainVerifier:
         seq, prev, mac = chain.get("seq"), chain.get("prev"), chain.get("mac")
         if not isinstance(seq, int) or not isinstance(prev, str) or not isinstance(mac, str):
             raise ChainBroken(where, "the line's sealer_chain is malformed")
-        expected = chain_mac(self.key, prev, canonical(entry, seq, prev))
-        if not constant_time_equal(expected.encode(), mac.encode()):
+        if not mac_matches(entry, seq, prev, mac, self.key):
             raise ChainBroken(where, "the MAC does not match: the line was edited or forged "
                                      "(or this is not the device's key)")
         if first_in_file and entry.get("type") != CHAIN_START:
