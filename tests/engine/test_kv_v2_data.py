@@ -27,6 +27,19 @@ async def kv(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Kv]:
 # --- write and read ------------------------------------------------------------------------------------
 
 
+async def test_values_beyond_64_bit_integers_and_exact_times_survive_a_restart(kv: Kv) -> None:
+    # Records are written by orjson, and by the standard library for what orjson refuses.
+    kv.engine.clock.advance(0.123456)
+    secret = {"big": 2**70, "nested": {"neg": -(2**65)}, "small": 1, "text": "\u00e9\u2028"}
+    await kv.write("app/big", secret)
+    await kv.write("app/small", {"n": 1})
+    await kv.restart()
+    assert await kv.secret("app/big") == secret
+    metadata = await kv.metadata("app/small")
+    assert metadata["created_time"] == "2030-01-01T12:00:00.123456Z"
+    assert metadata["versions"]["1"]["created_time"] == "2030-01-01T12:00:00.123456Z"
+
+
 async def test_each_write_is_a_new_version_and_answers_with_its_metadata(kv: Kv) -> None:
     first = await kv.write("app/db", {"user": "a", "port": 5432})
     assert first == {

@@ -3,7 +3,6 @@ changes shows on the very next read, and nothing a reader gets back is shared wi
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -11,6 +10,7 @@ import pytest
 
 from engine.backends.kv_v2.metadata_memo import MetadataMemo
 from engine.backends.kv_v2.records import KeyMetadata
+from engine.backends.kv_v2.store import encode_record
 from engine.request import Op
 from tests.engine.kv_v2_harness import Kv, close_kv, make_kv
 
@@ -77,7 +77,7 @@ async def test_what_a_reader_gets_is_its_own(kv: Kv) -> None:
 
 
 def _stored(meta: KeyMetadata) -> bytes:
-    return json.dumps(meta.to_json()).encode()
+    return encode_record(meta.to_json())
 
 
 def test_a_parse_is_reused_only_for_equal_bytes_and_the_memo_is_bounded() -> None:

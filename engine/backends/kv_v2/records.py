@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.backends.kv_v2.times import go_duration, load_time, show_time, store_time
+from engine.backends.kv_v2.times import go_duration, load_time, show_time
 
 # Kept per key when neither the mount's config nor the key's metadata sets max_versions.
 DEFAULT_MAX_VERSIONS = 10
@@ -35,11 +35,8 @@ class VersionMeta:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "created_time": store_time(self.created_time),
-            "deletion_time": store_time(self.deletion_time),
-            "destroyed": self.destroyed,
-        }
+        # Times stay datetimes: the store's encoder writes them as isoformat() does (see store.py).
+        return {"created_time": self.created_time, "deletion_time": self.deletion_time, "destroyed": self.destroyed}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> VersionMeta:
@@ -132,8 +129,8 @@ class KeyMetadata:
             "versions": {str(number): version.to_json() for number, version in self.versions.items()},
             "current_version": self.current_version,
             "oldest_version": self.oldest_version,
-            "created_time": store_time(self.created_time),
-            "updated_time": store_time(self.updated_time),
+            "created_time": self.created_time,
+            "updated_time": self.updated_time,
             "max_versions": self.max_versions,
             "cas_required": self.cas_required,
             "delete_version_after": self.delete_version_after,

@@ -21,6 +21,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from engine.backends.kv_v2.metadata_memo import MetadataMemo
 from engine.backends.kv_v2.records import KeyMetadata, KvConfig
 from engine.errors import EngineError
@@ -35,12 +37,19 @@ def _version_suffix(path: str, version: int) -> str:
     return f"versions/{digest[:3]}/{digest[3:]}"
 
 
-# One encoder for every write: json.dumps builds a new one per call when given separators.
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
+# For what orjson refuses (integers beyond 64 bits in a secret's data). One encoder: json.dumps builds a
+# new one per call when given separators.
+_FALLBACK = json.JSONEncoder(separators=(",", ":"), default=lambda moment: moment.isoformat())
 
 
-def _encode(value: dict[str, Any]) -> bytes:
-    return _COMPACT.encode(value).encode()
+def encode_record(value: dict[str, Any]) -> bytes:
+    """A record as stored: compact JSON, datetimes as isoformat() writes them. orjson, because a key's
+    metadata (a time or two per kept version) is encoded on every write to it: a sixth of a write's
+    time with the standard library and isoformat()."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError
+        return _FALLBACK.encode(value).encode()
 
 
 class KvStore:
@@ -104,10 +113,10 @@ class KvStore:
     # --- writes --------------------------------------------------------------------------------------
 
     async def put_config(self, config: KvConfig) -> None:
-        await self.storage.put(self.config_key, _encode(config.to_json()))
+        await self.storage.put(self.config_key, encode_record(config.to_json()))
 
     def put_metadata(self, meta: KeyMetadata) -> Put:
-        return Put(self.metadata_key(meta.key), _encode(meta.to_json()))
+        return Put(self.metadata_key(meta.key), encode_record(meta.to_json()))
 
     def remember_written(self, put: Put, meta: KeyMetadata) -> None:
         """`put` (from put_metadata(meta)) is committed: the next read of these bytes, such as the next
@@ -115,7 +124,7 @@ class KvStore:
         self._memo.remember(put.key, put.value, meta)
 
     def put_version(self, path: str, version: int, data: dict[str, Any]) -> Put:
-        return Put(self.version_key(path, version), _encode({"data": data}))
+        return Put(self.version_key(path, version), encode_record({"data": data}))
 
     def delete_versions(self, path: str, versions: Sequence[int]) -> list[BatchOp]:
         return [Delete(self.version_key(path, number)) for number in versions]

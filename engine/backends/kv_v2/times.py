@@ -12,10 +12,6 @@ def show_time(moment: datetime | None) -> str:
     return "" if moment is None else rfc3339(moment)
 
 
-def store_time(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
 def load_time(text: str | None) -> datetime | None:
     return None if not text else datetime.fromisoformat(text)
 
