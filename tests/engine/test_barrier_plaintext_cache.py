@@ -14,6 +14,7 @@ from engine.crypto import new_key
 from engine.errors import Sealed
 from engine.storage.base import Delete, Put
 from engine.storage.memory import MemoryStorage
+from tests.engine.leasing import unsealed_barrier
 from tests.engine.storage_doubles import PassThrough
 
 
@@ -44,10 +45,7 @@ def physical() -> CountedReads:
 
 @pytest.fixture
 async def barrier(physical: CountedReads) -> AsyncIterator[Barrier]:
-    barrier = Barrier(physical)
-    root_key = new_key()
-    await barrier.initialize(root_key)
-    await barrier.unseal(root_key)
+    barrier = await unsealed_barrier(physical)
     yield barrier
     barrier.seal()
 
