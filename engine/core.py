@@ -111,6 +111,8 @@ class Core:
         start) and the leases."""
         if self._serving is not None:
             return
+        if self._token_keys is not None:
+            await self._token_keys.forget_found_keys()
         tokens = TokenStore(self._barrier, self._clock)
         await tokens.setup()
         policies = PolicyStore(self._barrier)

@@ -47,6 +47,12 @@ class TokenKeys(Protocol):
         """Remove every object with this label from the token (none: nothing to do)."""
         ...
 
+    async def forget_found_keys(self) -> None:
+        """Drop whatever the implementation remembers of the token's objects (such as key handles): while
+        this daemon was sealed or a standby, another node may have destroyed and recreated keys under the
+        same labels. Called each time the core starts serving."""
+        ...
+
     async def key_attributes(self, label: str) -> dict[str, Any]:
         """What the token says about the key (the secret or private one) with this label: class, key type,
         token, private, sensitive, extractable, always_sensitive, never_extractable, and value_readable

@@ -27,6 +27,7 @@ from hsm.errors import (
     Where,
     pkcs11_errors,
 )
+from hsm.key_handles import KeyHandles
 from hsm.module import Module
 from hsm.settings import Pkcs11Settings
 
@@ -56,6 +57,8 @@ class _State:
     # PIN-less like `session`, so closing it never logs the process out.
     rw_session: Session | None = field(default=None, repr=False)
     rsa_public: PublicKey | None = field(default=None, repr=False)  # mechanism rsa-oaep
+    # Keys of token_objects.py found on this connection (its sessions die with it, and so do they).
+    handles: KeyHandles = field(default_factory=KeyHandles, repr=False)
 
 
 class Connection:
@@ -164,20 +167,27 @@ class Connection:
 
         return self._run(sign)
 
-    def in_session(self, op: Callable[[Session, Where], T], read_write: bool) -> T:
-        """op(session, where) on this connection's session, or on a read-write one (opened once, logged in
-        with the rest of the process) for ops that create or destroy token objects; reconnects like every
-        call. `where` names the library and token for error messages."""
+    def in_session(self, op: Callable[[Session, Where, KeyHandles], T], read_write: bool) -> T:
+        """op(session, where, handles) on this connection's session, or on a read-write one (opened once,
+        logged in with the rest of the process) for ops that create or destroy token objects; reconnects
+        like every call. `where` names the library and token for error messages; `handles` are the keys
+        found on this connection."""
 
         def run(state: _State) -> T:
             if not read_write or state.writable:
-                return op(state.session, self._where)
+                return op(state.session, self._where, state.handles)
             if state.rw_session is None:
                 with pkcs11_errors(_at(self._where, "open a read-write session")):
                     state.rw_session = state.token.open(rw=True)
-            return op(state.rw_session, self._where)
+            return op(state.rw_session, self._where, state.handles)
 
         return self._run(run)
+
+    def forget_key_handles(self) -> None:
+        """Any thread: the next use of each token object searches the token for it again."""
+        state = self._state
+        if state is not None:
+            state.handles.forget_all()
 
     # ---- recovery ---------------------------------------------------------------------------------
 

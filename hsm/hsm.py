@@ -11,6 +11,7 @@ from pkcs11 import Session
 
 from hsm.connection import Connection
 from hsm.errors import HsmError, Where
+from hsm.key_handles import KeyHandles
 from hsm.module import Module, wait_unloaded
 from hsm.settings import Pkcs11Settings
 
@@ -61,10 +62,15 @@ class Hsm:
         """HMAC-SHA256 of data with the token's HMAC key (32 bytes)."""
         return await self._call(self._connection.hmac, data)
 
-    async def in_session(self, op: Callable[[Session, Where], T], *, read_write: bool = False) -> T:
-        """op(session, where) on the module's worker thread, for the hsm package's own token operations
-        (see token_keys.py): same timeout and reconnect as every call; read_write for creating objects."""
+    async def in_session(self, op: Callable[[Session, Where, KeyHandles], T], *, read_write: bool = False) -> T:
+        """op(session, where, handles) on the module's worker thread, for the hsm package's own token
+        operations (see token_keys.py): same timeout and reconnect as every call; read_write for creating
+        objects."""
         return await self._call(self._connection.in_session, op, read_write)
+
+    def forget_key_handles(self) -> None:
+        """Search the token again for each key on its next use (see key_handles.py)."""
+        self._connection.forget_key_handles()
 
     def describe(self) -> dict[str, str]:
         """Library, manufacturer, token label and serial, key labels: for status output and logs."""

@@ -60,5 +60,10 @@ class HsmTokenKeys:
     async def destroy(self, label: str) -> None:
         await self._hsm().in_session(partial(token_objects.destroy, label=label), read_write=True)
 
+    async def forget_found_keys(self) -> None:
+        hsm = self._device()
+        if hsm is not None:
+            hsm.forget_key_handles()
+
     async def key_attributes(self, label: str) -> dict[str, Any]:
         return await self._hsm().in_session(partial(token_objects.attributes, label=label))

@@ -1,5 +1,6 @@
-"""Keys of the transit engine kept as token objects, found by label: generated in the token, never
-extractable, used in place. Synchronous: these run on the module's worker thread (Hsm.in_session)."""
+"""Keys of the transit engine kept as token objects, found by label (once per connection: key_handles.py):
+generated in the token, never extractable, used in place. Synchronous: these run on the module's worker
+thread (Hsm.in_session)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from pkcs11 import exceptions as p11
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
 from hsm.errors import HsmDecryptFailed, HsmError, Where, pkcs11_errors
+from hsm.key_handles import KeyHandles
 
 IV_BYTES = 12
 TAG_BITS = 128
@@ -56,15 +58,17 @@ def _where(where: Where, label: str, action: str) -> Where:
     return where.with_key(label, f"{action} key '{label}'")
 
 
-def destroy(session: Session, where: Where, *, label: str) -> None:
+def destroy(session: Session, where: Where, handles: KeyHandles, *, label: str) -> None:
     """Every object labelled `label` (a key, or both halves of a pair). Needs a read-write session."""
+    handles.forget(label)
     with pkcs11_errors(_where(where, label, "destroy")):
         for found in list(session.get_objects({Attribute.LABEL: label})):
             found.destroy()
 
 
-def generate_aes(session: Session, where: Where, *, label: str) -> None:
-    destroy(session, where, label=label)  # an orphan of an interrupted create: its label is ours to reuse
+def generate_aes(session: Session, where: Where, handles: KeyHandles, *, label: str) -> None:
+    # An orphan of an interrupted create: its label is ours to reuse.
+    destroy(session, where, handles, label=label)
     with pkcs11_errors(_where(where, label, "generate")):
         session.generate_key(
             KeyType.AES,
@@ -76,11 +80,11 @@ def generate_aes(session: Session, where: Where, *, label: str) -> None:
         )
 
 
-def generate_ec(session: Session, where: Where, *, label: str, curve: str) -> bytes:
+def generate_ec(session: Session, where: Where, handles: KeyHandles, *, label: str, curve: str) -> bytes:
     """A key pair on `curve`; returns the public key as DER SubjectPublicKeyInfo."""
     if curve not in CURVES:
         raise HsmError(f"curve {curve} is not offered for token keys (only {', '.join(CURVES)})")
-    destroy(session, where, label=label)
+    destroy(session, where, handles, label=label)
     with pkcs11_errors(_where(where, label, "generate")):
         parameters = session.create_domain_parameters(
             KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters(CURVES[curve])}, local=True
@@ -95,16 +99,16 @@ def generate_ec(session: Session, where: Where, *, label: str, curve: str) -> by
         return bytes(encode_ec_public_key(public))
 
 
-def _secret(session: Session, label: str, where: Where) -> SecretKey:
+def _secret(session: Session, handles: KeyHandles, label: str, where: Where) -> SecretKey:
     with pkcs11_errors(_where(where, label, "look up")):
-        key = session.get_key(object_class=ObjectClass.SECRET_KEY, key_type=KeyType.AES, label=label)
+        key = handles.key(session, ObjectClass.SECRET_KEY, KeyType.AES, label)
     assert isinstance(key, SecretKey)
     return key
 
 
-def _private(session: Session, label: str, where: Where) -> PrivateKey:
+def _private(session: Session, handles: KeyHandles, label: str, where: Where) -> PrivateKey:
     with pkcs11_errors(_where(where, label, "look up")):
-        key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.EC, label=label)
+        key = handles.key(session, ObjectClass.PRIVATE_KEY, KeyType.EC, label)
     assert isinstance(key, PrivateKey)
     return key
 
@@ -113,17 +117,21 @@ def _gcm(iv: bytes, aad: bytes) -> dict[str, Any]:
     return {"mechanism": Mechanism.AES_GCM, "mechanism_param": GCMParams(iv, aad, TAG_BITS)}
 
 
-def aes_gcm_encrypt(session: Session, where: Where, *, label: str, plaintext: bytes, aad: bytes) -> bytes:
+def aes_gcm_encrypt(
+    session: Session, where: Where, handles: KeyHandles, *, label: str, plaintext: bytes, aad: bytes
+) -> bytes:
     """iv(12) || ciphertext || tag(16), the IV fresh from the OS for every message."""
-    key = _secret(session, label, where)
+    key = _secret(session, handles, label, where)
     iv = os.urandom(IV_BYTES)
     with pkcs11_errors(_where(where, label, "encrypt with")):
         return iv + bytes(key.encrypt(plaintext, **_gcm(iv, aad)))
 
 
-def aes_gcm_decrypt(session: Session, where: Where, *, label: str, blob: bytes, aad: bytes) -> bytes:
+def aes_gcm_decrypt(
+    session: Session, where: Where, handles: KeyHandles, *, label: str, blob: bytes, aad: bytes
+) -> bytes:
     """The inverse of aes_gcm_encrypt; HsmDecryptFailed when the blob does not authenticate."""
-    key = _secret(session, label, where)
+    key = _secret(session, handles, label, where)
     if len(blob) < IV_BYTES + TAG_BITS // 8:
         raise HsmDecryptFailed()
     iv, sealed = blob[:IV_BYTES], blob[IV_BYTES:]
@@ -142,21 +150,21 @@ def aes_gcm_decrypt(session: Session, where: Where, *, label: str, blob: bytes, 
             raise
 
 
-def ec_sign(session: Session, where: Where, *, label: str, digest: bytes) -> bytes:
+def ec_sign(session: Session, where: Where, handles: KeyHandles, *, label: str, digest: bytes) -> bytes:
     """CKM_ECDSA over the digest: r || s."""
-    key = _private(session, label, where)
+    key = _private(session, handles, label, where)
     with pkcs11_errors(_where(where, label, "sign with")):
         return bytes(key.sign(digest, mechanism=Mechanism.ECDSA))
 
 
-def ec_public_key(session: Session, where: Where, *, label: str) -> bytes:
+def ec_public_key(session: Session, where: Where, handles: KeyHandles, *, label: str) -> bytes:
     with pkcs11_errors(_where(where, label, "look up")):
-        key = session.get_key(object_class=ObjectClass.PUBLIC_KEY, key_type=KeyType.EC, label=label)
+        key = handles.key(session, ObjectClass.PUBLIC_KEY, KeyType.EC, label)
         assert isinstance(key, PublicKey)
         return bytes(encode_ec_public_key(key))
 
 
-def attributes(session: Session, where: Where, *, label: str) -> dict[str, Any]:
+def attributes(session: Session, where: Where, handles: KeyHandles, *, label: str) -> dict[str, Any]:
     """What the token says of the secret or private key labelled `label`."""
     with pkcs11_errors(_where(where, label, "look up")):
         found = [

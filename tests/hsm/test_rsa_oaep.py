@@ -10,6 +10,7 @@ from pkcs11 import Attribute, KeyType, ObjectClass, Session
 
 from hsm import Hsm, HsmDecryptFailed, KeyNotFound
 from hsm.errors import Where
+from hsm.key_handles import KeyHandles
 from tests.softhsm import SoftHsmToken
 
 
@@ -27,7 +28,7 @@ async def test_a_generated_key_pair_wraps_with_the_aad_bound(softhsm_token: Soft
         with pytest.raises(HsmDecryptFailed):
             await hsm.decrypt(b"short", b"aad-1")
 
-        def private_attributes(session: Session, where: Where) -> tuple[bool, bool]:
+        def private_attributes(session: Session, where: Where, handles: KeyHandles) -> tuple[bool, bool]:
             key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.RSA, label="wrap-rsa")
             return key[Attribute.SENSITIVE], key[Attribute.EXTRACTABLE]
 
