@@ -7,7 +7,7 @@ import functools
 import time
 from typing import Any
 
-from engine.audit.hashing import hash_string, hash_structure, plain_structure
+from engine.audit.hashing import hash_structure, plain_structure, salted
 from engine.request import RawResponse, Request, Response
 
 
@@ -19,10 +19,11 @@ class Hasher:
     value's HMAC under the device's salt never changes, and the salt is the device's for its whole
     life, so nothing here can go stale. Request and response data are hashed afresh each time."""
 
-    __slots__ = ("_known", "hmac_accessor", "log_raw", "salt")
+    __slots__ = ("_hash", "_known", "hmac_accessor", "log_raw", "salt")
 
     def __init__(self, salt: bytes, *, hmac_accessor: bool = True, log_raw: bool = False) -> None:
         self.salt = salt
+        self._hash = salted(salt)
         self.hmac_accessor = hmac_accessor
         self.log_raw = log_raw
         self._known: dict[str, str] = {}
@@ -31,7 +32,7 @@ class Hasher:
         return f"Hasher(hmac_accessor={self.hmac_accessor}, log_raw={self.log_raw})"
 
     def value(self, text: str) -> str:
-        return text if self.log_raw or not text else hash_string(self.salt, text)
+        return text if self.log_raw or not text else self._hash(text)
 
     def token(self, text: str) -> str:
         """A client token or an accessor: the same value hashes the same, so it is looked up first."""
@@ -41,14 +42,14 @@ class Hasher:
         if hashed is None:
             if len(self._known) >= KNOWN_TOKENS:
                 self._known.clear()  # many distinct tokens: start over rather than track which is oldest
-            hashed = self._known[text] = hash_string(self.salt, text)
+            hashed = self._known[text] = self._hash(text)
         return hashed
 
     def accessor(self, text: str) -> str:
         return self.token(text) if self.hmac_accessor else text
 
     def structure(self, value: Any) -> Any:
-        return plain_structure(value) if self.log_raw else hash_structure(self.salt, value)
+        return plain_structure(value) if self.log_raw else hash_structure(self._hash, value)
 
 
 # Tokens and accessors whose HMACs a device remembers.
