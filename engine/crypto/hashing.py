@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
@@ -18,7 +19,10 @@ class HmacSha256:
     __slots__ = ("_keyed",)
 
     def __init__(self, key: bytes) -> None:
-        self._keyed = hmac.new(key, digestmod="sha256")
+        keyed = hmac.new(key, digestmod="sha256")
+        # CPython keeps OpenSSL's HMAC object inside the wrapper; copying that one skips the wrapper's
+        # Python-level copy (a fifth of a short string's MAC). Any other build copies the wrapper.
+        self._keyed: Any = getattr(keyed, "_hmac", None) or keyed
 
     def __repr__(self) -> str:
         return "HmacSha256(<key>)"

@@ -8,6 +8,7 @@ import pytest
 import engine.crypto
 from engine.crypto import (
     DecryptError,
+    HmacSha256,
     constant_time_equal,
     decrypt,
     derive_key,
@@ -110,6 +111,14 @@ def test_hkdf_separates_purposes_and_defaults_to_32_bytes() -> None:
 def test_hmac_sha256_rfc4231_test_case_2() -> None:
     mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?")
     assert mac.hex() == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+
+
+def test_a_keyed_hmac_gives_the_same_macs_call_after_call() -> None:
+    keyed = HmacSha256(b"Jefe")
+    for _ in range(2):  # each MAC starts from the keyed state, not from the last message
+        assert keyed.digest(b"what do ya want for nothing?") == hmac_sha256(b"Jefe", b"what do ya want for nothing?")
+    assert keyed.digest(b"") == hmac_sha256(b"Jefe", b"")
+    assert "Jefe" not in repr(keyed)
 
 
 def test_constant_time_equal() -> None:
