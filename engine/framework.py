@@ -254,6 +254,9 @@ class FieldData:
         return self.get(name), name in self._parsed
 
 
+# Paths whose routes a backend remembers.
+_REMEMBERED_ROUTES = 4096
+
 _REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
 
 
@@ -354,6 +357,15 @@ class Backend:
     special_paths: SpecialPaths = SpecialPaths()
 
     def _route(self, path: str) -> tuple[Path, dict[str, str]]:
+        """The path pattern `path` matches and what it captured (read-only: shared by later requests).
+        Routes are remembered per path: a write routes twice (existence check, then handler) and hot
+        paths come back on every request; a backend's `paths` never change once it is made."""
+        routes: dict[str, tuple[Path, dict[str, str]]] | None = self.__dict__.get("_routes")
+        if routes is None:
+            routes = self.__dict__["_routes"] = {}
+        route = routes.get(path)
+        if route is not None:
+            return route
         # A path that does not start with a pattern's literal text cannot match it: most regexes are skipped.
         found = [
             (p, captures)
@@ -365,7 +377,10 @@ class Backend:
         if len(found) > 1:
             patterns = ", ".join(p.pattern for p, _ in found)
             raise EngineError(f"ambiguous route {path!r}: matched by {patterns}")
-        return found[0]
+        if len(routes) >= _REMEMBERED_ROUTES:
+            routes.clear()  # many distinct paths (KV keys): start over rather than track which is oldest
+        route = routes[path] = found[0]
+        return route
 
     @staticmethod
     def _field_data(req: Request, path: Path, captures: dict[str, str]) -> FieldData:

@@ -120,3 +120,14 @@ def test_an_acls_remembered_answers_agree_with_a_fresh_acl_even_past_the_bound()
     assert remembering.check(Op.READ, "secret/app/locked").allowed is False
     assert remembering.check(Op.READ, "secret/x/ro").allowed is True
     assert remembering.check(Op.LIST, "secret/x/ro").allowed is False
+
+
+async def test_remembered_routes_agree_with_routing_afresh(engine: Engine) -> None:
+    backend = engine.core._loaded().mounts.router.match("secret/x")[0].backend  # type: ignore[index]
+    paths = [f"key-{n}" for n in range(5000)] + ["a/b/c", "key-1"]  # more than it remembers
+    first = [backend._route(path) for path in paths]
+    again = [backend._route(path) for path in paths]
+    assert again == first
+    backend.__dict__.pop("_routes")
+    assert [backend._route(path) for path in paths] == first
+    assert all(captures == {"path": path} for path, (_, captures) in zip(paths, first, strict=True))
