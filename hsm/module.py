@@ -25,6 +25,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pkcs11 import exceptions as p11
 
+from hsm.call_queue import CallQueue
 from hsm.cryptoki import LockingLib
 from hsm.errors import HsmError, HsmTimeout, ModuleLoadError
 from hsm.stats import CALL_STATS
@@ -47,6 +48,7 @@ class Module:
         self.path = path
         self._users = 0
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._calls: CallQueue | None = None  # over _executor
         self._unloading: concurrent.futures.Future[None] | None = None
         # Worker-thread state.
         self._lib: LockingLib | None = None
@@ -67,6 +69,7 @@ class Module:
                 module._executor = concurrent.futures.ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix="pkcs11"
                 )
+                module._calls = CallQueue(module._executor)
             return module
 
     def release(self) -> concurrent.futures.Future[None] | None:
@@ -76,7 +79,7 @@ class Module:
             self._users -= 1
             if self._users > 0 or self._executor is None:
                 return None
-            executor, self._executor = self._executor, None
+            executor, self._executor, self._calls = self._executor, None, None
             self._unloading = executor.submit(self._unload)
             executor.shutdown(wait=False)
             return self._unloading
@@ -84,10 +87,10 @@ class Module:
     async def call(self, fn: Callable[..., T], *args: Any, timeout: float) -> T:
         """Run fn(*args) on the worker thread; HsmTimeout if it has not finished after `timeout` seconds
         (counting the wait behind earlier calls). A call that times out still runs to its end."""
-        executor = self._executor
-        if executor is None:
+        calls = self._calls
+        if calls is None:
             raise HsmError(f"PKCS#11 module {self.path} is no longer in use by this Hsm")
-        future = asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        future = calls.queue(fn, args)
         name = getattr(fn, "__name__", "call")
         started, failed = time.monotonic(), True
         try:
