@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sealer.heap import freeze_long_lived
 from sealer.seal_manager import SealManager
 
 log = logging.getLogger("sealer")
@@ -25,7 +26,7 @@ async def supervise(manager: SealManager, shutdown: asyncio.Event) -> None:
         await _first(manager.unsealed_event, shutdown)
         if shutdown.is_set():
             return
-        jobs = [*manager.core.background(), *manager.background()]
+        jobs = [*manager.core.background(), *manager.background(), freeze_long_lived]
         stop = asyncio.Event()
         async with asyncio.TaskGroup() as group:
             for job in jobs:
