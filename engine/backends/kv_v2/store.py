@@ -21,11 +21,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
 from engine.backends.kv_v2.metadata_memo import MetadataMemo
 from engine.backends.kv_v2.records import KeyMetadata, KvConfig
 from engine.errors import EngineError
+from engine.json_bytes import compact_json
 from engine.storage.base import BatchOp, Delete, Put, Storage
 
 
@@ -37,19 +36,11 @@ def _version_suffix(path: str, version: int) -> str:
     return f"versions/{digest[:3]}/{digest[3:]}"
 
 
-# For what orjson refuses (integers beyond 64 bits in a secret's data). One encoder: json.dumps builds a
-# new one per call when given separators.
-_FALLBACK = json.JSONEncoder(separators=(",", ":"), default=lambda moment: moment.isoformat())
-
-
 def encode_record(value: dict[str, Any]) -> bytes:
-    """A record as stored: compact JSON, datetimes as isoformat() writes them. orjson, because a key's
-    metadata (a time or two per kept version) is encoded on every write to it: a sixth of a write's
-    time with the standard library and isoformat()."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:  # orjson.JSONEncodeError
-        return _FALLBACK.encode(value).encode()
+    """A record as stored: compact JSON, datetimes as isoformat() writes them (a key's metadata, a time or
+    two per kept version, is encoded on every write to it: with the standard library and isoformat() that
+    was a sixth of a write)."""
+    return compact_json(value)
 
 
 class KvStore:
