@@ -161,20 +161,14 @@ class Barrier:
         keyring = self._unsealed()[0]
         _refuse_keyring(key)
         blob = _encrypt_value(keyring.active, key, value)
-        self._plaintext.forget((key,))
-        try:
+        with self._plaintext.writing((key,)):
             await self._physical.put(key, blob)
-        finally:
-            self._plaintext.forget((key,))
 
     async def delete(self, key: str) -> None:
         self._unsealed()
         _refuse_keyring(key)
-        self._plaintext.forget((key,))
-        try:
+        with self._plaintext.writing((key,)):
             await self._physical.delete(key)
-        finally:
-            self._plaintext.forget((key,))
 
     async def list(self, prefix: str) -> list[str]:
         self._unsealed()
@@ -192,12 +186,8 @@ class Barrier:
                 physical.append(Put(op.key, _encrypt_value(keyring.active, op.key, op.value)))
             else:
                 physical.append(Delete(op.key))
-        keys = [op.key for op in physical]
-        self._plaintext.forget(keys)
-        try:
+        with self._plaintext.writing([op.key for op in physical]):
             await self._physical.batch(physical)
-        finally:
-            self._plaintext.forget(keys)
 
     def _unsealed(self) -> tuple[Keyring, bytes, int]:
         if self._keyring is None or self._root_key is None:

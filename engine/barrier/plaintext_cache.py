@@ -15,7 +15,8 @@ and the whole is bounded in bytes as well as in count.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 MAX_ENTRIES = 20_000
 MAX_BYTES = 32 * 1024 * 1024
@@ -52,6 +53,16 @@ class PlaintextCache:
         self._bytes += len(value)
         while len(values) > self._max_entries or self._bytes > self._max_bytes:
             self._bytes -= len(values.popitem(last=False)[1])
+
+    @contextmanager
+    def writing(self, keys: Sequence[str]) -> Iterator[None]:
+        """Around a write of `keys`: dropped before it starts and again once it is over (whatever the
+        outcome), and no read in flight meanwhile keeps what it read."""
+        self.forget(keys)
+        try:
+            yield
+        finally:
+            self.forget(keys)
 
     def forget(self, keys: Iterable[str]) -> None:
         self.epoch += 1
