@@ -1,76 +1,74 @@
 """SQLite storage: the embedded default. One file, WAL journal, fsync on every commit.
 
 Two connections with different owners:
-- the writer lives on one dedicated thread, so the fsync of a commit never blocks the event loop
-  and writes are naturally serialised (SQLite allows one writer at a time anyway);
+- the writer lives in a process of its own (sqlite_writer_main.py), so the fsync of a commit never
+  blocks the event loop and the writer never competes with it for the GIL; writes are naturally
+  serialised (SQLite allows one writer at a time anyway);
 - the reader is used directly on the event loop thread. In WAL mode a reader never waits for the
   writer, and a point read by primary key is a few microseconds from the page cache: cheaper than
-  the thread hop it would take to move it elsewhere.
+  any hop it would take to move it elsewhere.
 
-A write is durable when put/delete/batch returns: synchronous=FULL syncs the WAL at each commit.
+A write is durable when put/delete/batch returns: synchronous=FULL syncs the WAL at each commit, and
+the writer answers only after its COMMIT.
 
 Read cache: the last values read or written are kept (they are barrier ciphertext, nothing in clear),
 and so is the absence of keys found missing (a mount's unset config is read by every write to it), most
 recently used first, up to a bound. Every write goes through this object: it drops the keys it
-writes before queueing them (a read now must not be served the old value once the write is acknowledged)
+writes before sending them (a read now must not be served the old value once the write is acknowledged)
 and, once the commit is done and before the caller hears of it, puts the committed values in (so the
 read that usually follows a write, such as the next write's existence check, needs no trip to the file).
 A read never outlives a write that has been acknowledged. (One daemon owns the file; nothing else writes
 it while it runs.)
 
-Group commit (sqlite_group.py): writes queue up for the writer thread, which commits every write waiting
-in one transaction (one fsync), each caller's batch still all-or-nothing on its own. A write's caller
-hears back only after the COMMIT that holds it, so "returned" still means "on disk".
+Group commit (sqlite_group.py): the writer commits every write that has reached it in one transaction
+(one fsync), each caller's batch still all-or-nothing on its own. A write's caller hears back only
+after the COMMIT that holds it, so "returned" still means "on disk".
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 from engine.errors import StorageError
 from engine.storage.base import BatchOp, Delete, Put, as_value
-from engine.storage.sqlite_group import GroupCommitter, Outcome, PendingWrite, Row
+from engine.storage.sqlite_file import connect, describe
+from engine.storage.sqlite_group import Row
+from engine.storage.sqlite_writer import PendingWrite, WriterProcess
 
-T = TypeVar("T")
+log = logging.getLogger(__name__)
 
-# WITHOUT ROWID: the value sits in the primary key's B-tree, so a point read is one seek, not two
-# (about a quarter faster here for barrier-sized values).
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID"
-)
 _GET = "SELECT value FROM entries WHERE key = ?"
 # Keys from `?` onwards in key order; the caller stops at the first key outside the prefix.
 _SCAN = "SELECT key FROM entries WHERE key >= ? ORDER BY key"
 
-_BUSY_TIMEOUT_S = 5.0
-_READ_CACHE_ENTRIES = 16384
-_READ_CACHE_MAX_VALUE = 64 * 1024  # larger values are read from the file each time
-_CACHE_SIZE = -16384  # KiB per connection (SQLite's default is 2 MiB)
 _PRAGMA_NAME = re.compile(r"[a-z_]+")
 _PRAGMA_VALUE = re.compile(r"-?\d+|[A-Za-z_]+")
 _FIXED_PRAGMAS = frozenset({"journal_mode", "synchronous", "locking_mode"})
+
+_READ_CACHE_ENTRIES = 16384
+_READ_CACHE_MAX_VALUE = 64 * 1024  # larger values are read from the file each time
 
 
 class SqliteStorage:
     """Open with `await SqliteStorage.open(path)`; `await close()` when done."""
 
-    def __init__(
-        self, path: Path, reader: sqlite3.Connection, writer: sqlite3.Connection, executor: ThreadPoolExecutor
-    ) -> None:
+    def __init__(self, path: Path, reader: sqlite3.Connection, pragmas: Sequence[str]) -> None:
         self._path = path
         self._reader = reader
-        self._writer = writer
-        self._executor = executor
+        self._pragmas = list(pragmas)
+        self._writer: WriterProcess | None = None
+        # Held while a writer process starts, so concurrent writes start one, not several.
+        self._starting = asyncio.Lock()
         self._closed = False
-        self._group = GroupCommitter(writer, executor, self._settle)
+        # Commits by writer processes that have stopped (a new one counts from zero).
+        self._earlier_commits = 0
         # key -> its stored value, or None: known to be absent.
         self._cache: OrderedDict[str, bytes | None] = OrderedDict()
 
@@ -83,28 +81,23 @@ class SqliteStorage:
         """
         path = Path(path)
         extra = _pragma_statements(pragmas or {})
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        loop = asyncio.get_running_loop()
+        with _translated(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            reader = connect(path)
+            try:
+                for statement in ("PRAGMA query_only = ON", *extra):
+                    reader.execute(statement)
+            except BaseException:
+                reader.close()
+                raise
+        storage = cls(path, reader, extra)
         try:
-            writer = await loop.run_in_executor(executor, _open_writer, path, extra)
+            # The writer sets the file up (WAL journal, schema); the reader follows the file's header.
+            await storage._running_writer()
         except BaseException:
-            executor.shutdown(wait=False)
+            await storage.close()
             raise
-        try:
-            with _translated(path):
-                reader = _connect(path)
-                try:
-                    # The writer has already switched the file to WAL, which is persistent.
-                    for statement in ("PRAGMA query_only = ON", *extra):
-                        reader.execute(statement)
-                except BaseException:
-                    reader.close()
-                    raise
-        except BaseException:
-            await loop.run_in_executor(executor, writer.close)
-            executor.shutdown(wait=False)
-            raise
-        return cls(path, reader, writer, executor)
+        return storage
 
     @property
     def path(self) -> Path:
@@ -113,7 +106,17 @@ class SqliteStorage:
     @property
     def commits(self) -> int:
         """Transactions committed so far (each one fsync): what tests count to see writes share one."""
-        return self._group.commits
+        return self._earlier_commits + (self._writer.commits if self._writer is not None else 0)
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's id, while one runs."""
+        return self._writer.pid if self._writer is not None and not self._writer.stopped else None
+
+    @property
+    def writer_settings(self) -> dict[str, object]:
+        """The writer connection's journal_mode and synchronous, as it reported them."""
+        return dict(self._writer.settings) if self._writer is not None else {}
 
     async def close(self) -> None:
         if self._closed:
@@ -122,10 +125,8 @@ class SqliteStorage:
         self._cache.clear()
         # Reader first, so the writer is the last connection and checkpoints the WAL into the file.
         self._reader.close()
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._writer.close)
-        finally:
-            self._executor.shutdown(wait=False)
+        if self._writer is not None:
+            await self._writer.close()
 
     async def get(self, key: str) -> bytes | None:
         self._check_open()
@@ -163,13 +164,34 @@ class SqliteStorage:
         rows: list[Row] = [(op.key, as_value(op.value)) if isinstance(op, Put) else (op.key, None) for op in ops]
         if not rows:
             return
+        writer = self._writer
+        if writer is None or writer.stopped:
+            writer = await self._running_writer()
         write = PendingWrite(rows, asyncio.get_running_loop().create_future())
         self._forget(rows)
-        self._group.submit(write)
-        with _translated(self._path):
-            await write.done
+        writer.write(write)
+        await write.done
 
-    def _settle(self, settled: list[tuple[PendingWrite, Outcome]]) -> None:
+    async def _running_writer(self) -> WriterProcess:
+        """The writer process, started first if there is none or it has stopped."""
+        async with self._starting:
+            self._check_open()
+            stopped = self._writer
+            if stopped is not None and not stopped.stopped:
+                return stopped
+            self._writer = None
+            if stopped is not None:
+                self._earlier_commits += stopped.commits
+                exit_code = await stopped.close()
+                log.warning(
+                    "sqlite storage at %s: the writer process stopped on its own (exit code %s); starting another",
+                    self._path, exit_code,
+                )  # fmt: skip
+            with _translated(self._path):
+                self._writer = await WriterProcess.start(self._path, self._pragmas, self._settle)
+            return self._writer
+
+    def _settle(self, settled: list[tuple[PendingWrite, StorageError | None]]) -> None:
         """On the event loop, once a group's commit is over: the cache first, then the callers (a caller
         that gave up meanwhile still has its committed values cached)."""
         for write, failure in settled:
@@ -202,41 +224,9 @@ class SqliteStorage:
         for key, _ in rows:
             self._cache.pop(key, None)
 
-    async def _write(self, fn: Callable[..., T], *args: object) -> T:
-        """Run `fn` on the writer thread (after any write queued before it)."""
-        loop = asyncio.get_running_loop()
-        with _translated(self._path):
-            return await loop.run_in_executor(self._executor, fn, *args)
-
     def _check_open(self) -> None:
         if self._closed:
             raise StorageError(f"sqlite storage at {self._path} is closed")
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    # isolation_level=None: no implicit transactions; the writer opens its own explicitly.
-    connection = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
-    connection.execute(f"PRAGMA cache_size = {_CACHE_SIZE}")
-    return connection
-
-
-def _open_writer(path: Path, extra: Sequence[str]) -> sqlite3.Connection:
-    """Runs on the writer thread, which then owns the connection for its whole life."""
-    with _translated(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = _connect(path)
-        try:
-            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":
-                raise StorageError(f"sqlite storage at {path}: cannot use WAL journal mode (got {mode})")
-            connection.execute("PRAGMA synchronous = FULL")
-            connection.execute(_SCHEMA)
-            for statement in extra:
-                connection.execute(statement)
-        except BaseException:
-            connection.close()
-            raise
-        return connection
 
 
 def _list(connection: sqlite3.Connection, prefix: str) -> list[str]:
@@ -282,9 +272,7 @@ def _translated(path: Path) -> Iterator[None]:
 
 
 def _storage_error(path: Path, exc: sqlite3.Error | OSError) -> StorageError:
-    code = getattr(exc, "sqlite_errorname", None)
-    cause = f"{exc} ({code})" if code else str(exc)
-    return StorageError(f"sqlite storage at {path}: {cause}")
+    return StorageError(f"sqlite storage at {path}: {describe(exc)}")
 
 
 def _pragma_statements(pragmas: Mapping[str, int | str]) -> list[str]:

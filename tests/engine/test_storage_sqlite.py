@@ -14,11 +14,13 @@ from engine.errors import StorageError
 from engine.storage import sqlite as sqlite_module
 from engine.storage.base import Delete, Put
 from engine.storage.sqlite import SqliteStorage
+from engine.storage.sqlite_file import SCHEMA
 from tests.engine.killed_writer import acknowledged_until_killed
 
 WRITER_CHILD = """
 import asyncio, sys
 from engine.storage.sqlite import SqliteStorage
+from engine.storage.sqlite_file import SCHEMA
 
 async def main() -> None:
     storage = await SqliteStorage.open(sys.argv[1])
@@ -49,17 +51,11 @@ async def test_open_creates_the_folder_the_file_and_a_wal_database(tmp_path: Pat
 
 
 async def test_the_writer_syncs_every_commit(tmp_path: Path) -> None:
-    # kill -9 cannot tell a missing fsync (the OS keeps the page cache), so check the setting itself
-    # on the writer's own connection, on its own thread.
+    # kill -9 cannot tell a missing fsync (the OS keeps the page cache), so check the setting itself,
+    # as the writer process reports it from its own connection.
     storage = await SqliteStorage.open(tmp_path / "store.db")
     try:
-        settings = await storage._write(
-            lambda: tuple(
-                storage._writer.execute(f"PRAGMA {name}").fetchone()[0]
-                for name in ("synchronous", "journal_mode")
-            )
-        )
-        assert settings == (2, "wal")  # 2 = FULL
+        assert storage.writer_settings == {"synchronous": 2, "journal_mode": "wal"}  # 2 = FULL
     finally:
         await storage.close()
 
@@ -217,7 +213,7 @@ async def test_list_of_a_large_tree(tmp_path: Path) -> None:
 def test_reads_and_listings_seek_on_the_primary_key(tmp_path: Path) -> None:
     # The listing's queries must be range seeks on the key index, never a scan of the table.
     with sqlite3.connect(tmp_path / "plan.db") as raw:
-        raw.execute(sqlite_module._SCHEMA)
+        raw.execute(SCHEMA)
         for query in (sqlite_module._GET, sqlite_module._SCAN):
             plan = " ".join(row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {query}", ("x",)))
             assert "SEARCH entries USING PRIMARY KEY" in plan, plan
