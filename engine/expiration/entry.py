@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.errors import BadRequest
+from engine.json_bytes import compact_json
 from engine.tokens.entry import rfc3339
 
 SECRET = "secret"
@@ -20,8 +21,6 @@ TOKEN = "token"
 # Vault keeps at most this much of a revocation error (it is stored and shown).
 MAX_ERROR_LENGTH = 240
 
-# One encoder: json.dumps with separators builds a new one per call (per lease written).
-_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass
@@ -98,7 +97,7 @@ class LeaseEntry:
 
     def to_json(self) -> bytes:
         # vars(), not asdict(): asdict deep-copies every value, a cost paid per lease at issue.
-        return _encode(vars(self)).encode()
+        return compact_json(vars(self))
 
     @classmethod
     def from_json(cls, raw: bytes) -> LeaseEntry:

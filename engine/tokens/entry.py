@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.json_bytes import compact_json
+
 Clock = Callable[[], datetime]
 
 ROOT_PATH = "auth/token/root"
@@ -123,9 +125,9 @@ class TokenEntry:
         return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in self.bound_cidrs)
 
     def to_json(self) -> bytes:
-        # Shallow: json.dumps walks the nested lists and dicts itself (asdict deep-copied them all first).
+        # Shallow: the encoder walks the nested lists and dicts itself (asdict deep-copied them all first).
         values = self.__dict__
-        return json.dumps({name: values[name] for name in _field_order(TokenEntry)}).encode()
+        return compact_json({name: values[name] for name in _field_order(TokenEntry)})
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TokenEntry:
