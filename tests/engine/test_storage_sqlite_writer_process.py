@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from engine.errors import StorageError
 from engine.storage.sqlite import SqliteStorage
@@ -45,7 +48,9 @@ async def _until(condition: Callable[[], bool], what: str, seconds: float = 20.0
         raise AssertionError(f"no {what} within {seconds} s") from None
 
 
-async def test_a_killed_writer_fails_only_what_it_held_and_the_next_write_starts_another(tmp_path: Path) -> None:
+async def test_a_killed_writer_fails_only_what_it_held_and_the_next_write_starts_another(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     storage = await SqliteStorage.open(tmp_path / "store.db")
     try:
         await storage.put("before", b"acknowledged")
@@ -66,6 +71,11 @@ async def test_a_killed_writer_fails_only_what_it_held_and_the_next_write_starts
 
         await storage.put("after", b"written by a new writer")
         assert storage.writer_pid not in (None, first)
+        warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+        assert any(
+            "writer process stopped on its own" in message and f"exit code {-signal.SIGKILL}" in message
+            for message in warnings
+        ), warnings
         assert await storage.get("before") == b"acknowledged"
         assert await storage.list("k/") == []
     finally:
