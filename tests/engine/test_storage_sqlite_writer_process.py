@@ -43,7 +43,7 @@ async def _until(condition: Callable[[], bool], what: str, seconds: float = 20.0
     try:
         async with asyncio.timeout(seconds):
             while not condition():
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.02)  # poll, bounded by the timeout above
     except TimeoutError:
         raise AssertionError(f"no {what} within {seconds} s") from None
 
