@@ -17,6 +17,7 @@ from hsm.errors import (
     TokenNotFound,
 )
 from hsm.hsm import Hsm, open_hsm
+from hsm.keys_process import TokenKeysProcess
 from hsm.settings import Pkcs11Settings
 from hsm.token_keys import HsmTokenKeys
 
@@ -33,6 +34,7 @@ __all__ = [
     "PinLocked",
     "Pkcs11Settings",
     "TokenGone",
+    "TokenKeysProcess",
     "TokenNotFound",
     "open_hsm",
 ]

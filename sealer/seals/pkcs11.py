@@ -14,7 +14,7 @@ import logging
 from dataclasses import replace
 
 from engine.crypto import DecryptError, decrypt, derive_key, encrypt
-from hsm import Hsm, HsmDecryptFailed, HsmError, Pkcs11Settings
+from hsm import Hsm, HsmDecryptFailed, HsmError, Pkcs11Settings, TokenKeysProcess
 from sealer.seals.base import SealKeyInvalid, SealUnavailable
 
 log = logging.getLogger("sealer.seal")
@@ -31,6 +31,8 @@ class Pkcs11Seal:
     def __init__(self, settings: Pkcs11Settings, *, name: str = "", priority: int = 1) -> None:
         self._settings = settings
         self._hsm: Hsm | None = None
+        # Transit's in-token keys, on a session of their own in another process (hsm/keys_process.py).
+        self._token_keys = TokenKeysProcess(settings)
         self.name = name or settings.token_label or f"serial-{settings.token_serial}"
         self.priority = priority
 
@@ -47,8 +49,13 @@ class Pkcs11Seal:
 
     @property
     def hsm(self) -> Hsm | None:
-        """The open token (None until opened): transit's hsm-* keys live in it (sealer/transit_token.py)."""
+        """The open token (None until opened): the seal's wrap and unwrap, and its health check."""
         return self._hsm
+
+    @property
+    def token_keys(self) -> TokenKeysProcess:
+        """Transit's hsm-* keys in this token (sealer/transit_token.py)."""
+        return self._token_keys
 
     @property
     def token_label(self) -> str | None:
@@ -78,8 +85,11 @@ class Pkcs11Seal:
 
     async def close(self) -> None:
         hsm, self._hsm = self._hsm, None
-        if hsm is not None:
-            await hsm.close()
+        try:
+            await self._token_keys.close()
+        finally:
+            if hsm is not None:
+                await hsm.close()
 
     def _device(self) -> Hsm:
         if self._hsm is None:

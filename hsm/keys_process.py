@@ -1,0 +1,280 @@
+"""Transit's in-token keys (the TokenKeys protocol) served by a process of its own, on its own session.
+
+Why a process: python-pkcs11 releases the GIL around every PKCS#11 call (an encryption is three), and the
+worker thread then has to take it back from the event loop. Each time, the loop waits at its next GIL
+release point (a socket send, a random read) for the worker's Python to run to its next call, so an
+in-token encryption cost the event loop far more than it cost the token. With the token in its own
+process, the loop only sends and receives on a socket: one message per batch of calls, one per batch of
+answers. A PKCS#11 module that crashes now takes down that process, not the daemon.
+
+The seal's own few calls (wrap, unwrap, the health check) stay on the daemon's Hsm; this process logs in to
+the same token with the same settings (PKCS#11 allows several processes on one token), and never
+generates the seal's keys.
+
+The process starts on the first call and stays until close(). If it stops (killed, crashed), the calls
+it had fail with a clear error and the next call starts another. A process that does not answer within the call timeout
+and a few seconds more is stuck beyond what its own timeouts cover: it is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import logging
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hsm import errors
+from hsm.errors import HsmError, HsmTimeout
+from hsm.process_messages import CALL, ERROR, FORGET, LOG, OPEN, RESULT, encode, take_complete
+from hsm.settings import Pkcs11Settings
+from hsm.stats import CALL_STATS
+
+log = logging.getLogger("sealer.hsm")
+
+# Beyond the call timeout the process applies itself: time for its answer to arrive.
+ANSWER_GRACE_SECONDS = 5.0
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+# -I: isolated from the environment's Python settings; the package comes from the daemon's own tree.
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from hsm.keys_process_main import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+class TokenKeysProcess:
+    """The TokenKeys protocol, over a PKCS#11 keys process for the token `settings` name."""
+
+    def __init__(self, settings: Pkcs11Settings) -> None:
+        # The seal generates its keys when asked to; this process must only ever find them.
+        self._settings = dataclasses.replace(settings, generate_key=False)
+        self._channel: _Channel | None = None
+        self._starting = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"<TokenKeysProcess token={self._settings.token_name} pid={self.pid}>"
+
+    @property
+    def pid(self) -> int | None:
+        """The process's id, while one runs."""
+        channel = self._channel
+        return channel.pid if channel is not None and not channel.stopped else None
+
+    async def generate_aes_key(self, label: str) -> None:
+        await self._call("generate_aes_key", label)
+
+    async def aes_gcm_encrypt(self, label: str, plaintext: bytes, aad: bytes) -> bytes:
+        result: bytes = await self._call("aes_gcm_encrypt", label, plaintext, aad)
+        return result
+
+    async def aes_gcm_decrypt(self, label: str, blob: bytes, aad: bytes) -> bytes | None:
+        result: bytes | None = await self._call("aes_gcm_decrypt", label, blob, aad)
+        return result
+
+    async def generate_ec_key(self, label: str, curve: str) -> bytes:
+        result: bytes = await self._call("generate_ec_key", label, curve)
+        return result
+
+    async def ec_sign(self, label: str, digest: bytes) -> bytes:
+        result: bytes = await self._call("ec_sign", label, digest)
+        return result
+
+    async def ec_public_key(self, label: str) -> bytes:
+        result: bytes = await self._call("ec_public_key", label)
+        return result
+
+    async def destroy(self, label: str) -> None:
+        await self._call("destroy", label)
+
+    async def key_attributes(self, label: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("key_attributes", label)
+        return result
+
+    async def forget_found_keys(self) -> None:
+        # A process not running has found nothing yet: no reason to start one.
+        channel = self._channel
+        if channel is not None and not channel.stopped:
+            channel.send((FORGET,))
+
+    async def close(self) -> None:
+        """Stop the process (it finishes the calls in hand first); a later call would start another."""
+        async with self._starting:
+            channel, self._channel = self._channel, None
+        if channel is not None:
+            await channel.close(self._settings.call_timeout + ANSWER_GRACE_SECONDS)
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        started, failed = time.monotonic(), True
+        try:
+            channel = await self._running()
+            answer = channel.call(method, args)
+            try:
+                async with asyncio.timeout(self._settings.call_timeout + ANSWER_GRACE_SECONDS):
+                    result = await answer
+            except TimeoutError:
+                channel.kill()
+                raise HsmTimeout(
+                    f"the PKCS#11 keys process did not answer {method} within "
+                    f"{self._settings.call_timeout + ANSWER_GRACE_SECONDS:g} s; it was stopped, and the next call "
+                    "starts another"
+                ) from None
+            failed = False
+            return result
+        finally:
+            CALL_STATS.record(method, time.monotonic() - started, failed=failed)
+
+    async def _running(self) -> _Channel:
+        channel = self._channel
+        if channel is not None and not channel.stopped:
+            return channel
+        async with self._starting:
+            stopped = self._channel
+            if stopped is not None and not stopped.stopped:
+                return stopped
+            if stopped is not None:
+                exit_code = await stopped.close(self._settings.call_timeout)
+                log.warning("the PKCS#11 keys process stopped (exit code %s); starting another", exit_code)
+            self._channel = await _Channel.start(self._settings)
+            return self._channel
+
+
+class _Channel(asyncio.Protocol):
+    """One keys process and the socket to it."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._ids = itertools.count()
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._outgoing: list[bytes] = []
+        self._stopped: str | None = None
+
+    @classmethod
+    async def start(cls, settings: Pkcs11Settings) -> _Channel:
+        ours, theirs = socket.socketpair()
+        try:
+            with theirs:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT, str(theirs.fileno()),
+                    pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                )  # fmt: skip
+        except BaseException:
+            ours.close()
+            raise
+        channel = cls(process)
+        try:
+            await asyncio.get_running_loop().create_unix_connection(lambda: channel, sock=ours)
+        except BaseException:
+            channel.kill()
+            raise
+        channel.send((OPEN, dataclasses.asdict(settings)))
+        return channel
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped is not None
+
+    def call(self, method: str, args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        if self._stopped is not None:
+            raise HsmError(self._stopped)
+        call_id = next(self._ids)
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[call_id] = answer
+        self.send((CALL, call_id, method, args))
+        return answer
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        """Calls made in the same turn of the event loop go out in one send."""
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outgoing.append(encode(message))
+
+    def _flush(self) -> None:
+        outgoing, self._outgoing = self._outgoing, []
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(b"".join(outgoing))
+
+    def kill(self) -> None:
+        """Kill the process; calls from now on go to another (those it had fail when its socket closes)."""
+        if self._stopped is None:
+            self._stopped = "the PKCS#11 keys process was killed for not answering"
+        with contextlib.suppress(ProcessLookupError):
+            self._process.kill()
+
+    async def close(self, timeout: float) -> int | None:
+        """End its input, wait for it to exit (killed after `timeout` s); its exit code."""
+        self._flush()
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write_eof()
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._process.wait()
+        except TimeoutError:
+            self.kill()
+            return await self._process.wait()
+        finally:
+            if self._transport is not None:
+                self._transport.close()
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        for message in take_complete(self._buffer):
+            kind = message[0]
+            if kind == RESULT:
+                self._settle(message[1], message[2], None)
+            elif kind == ERROR:
+                self._settle(message[1], None, _error(message[2], message[3]))
+            elif kind == LOG:
+                logging.getLogger(message[2]).log(message[1], "PKCS#11 keys process: %s", message[3])
+
+    def eof_received(self) -> bool:
+        return False  # close our end too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._stopped is None:
+            self._stopped = "the PKCS#11 keys process stopped"
+        waiting, self._waiting = self._waiting, {}
+        failure = (
+            f"{self._stopped} while this call was in its hands: it may or may not have taken effect in the "
+            "token; the next call starts another process"
+        )
+        for answer in waiting.values():
+            if not answer.done():
+                answer.set_exception(HsmError(failure))
+
+    def _settle(self, call_id: int, result: Any, failure: HsmError | None) -> None:
+        answer = self._waiting.pop(call_id, None)
+        if answer is None or answer.done():
+            return  # the caller gave up (timeout, cancellation)
+        if failure is None:
+            answer.set_result(result)
+        else:
+            answer.set_exception(failure)
+
+
+def _error(kind: str, message: str) -> HsmError:
+    """The hsm.errors exception the process raised (HsmError for anything else)."""
+    cls = getattr(errors, kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, HsmError)):
+        cls = HsmError
+    failure = HsmError.__new__(cls)
+    HsmError.__init__(failure, message)
+    return failure
