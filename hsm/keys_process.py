@@ -4,8 +4,9 @@ Why a process: python-pkcs11 releases the GIL around every PKCS#11 call (an encr
 worker thread then has to take it back from the event loop. Each time, the loop waits at its next GIL
 release point (a socket send, a random read) for the worker's Python to run to its next call, so an
 in-token encryption cost the event loop far more than it cost the token. With the token in its own
-process, the loop only sends and receives on a socket: one message per batch of calls, one per batch of
-answers. A PKCS#11 module that crashes now takes down that process, not the daemon.
+process, the loop only sends and receives on a socket: one message per batch of calls (those made while
+the last batch ran), one answer per batch. A PKCS#11 module that crashes now takes down that process,
+not the daemon.
 
 The seal's own few calls (wrap, unwrap, the health check) stay on the daemon's Hsm; this process logs in to
 the same token with the same settings (PKCS#11 allows several processes on one token), and never
@@ -32,14 +33,14 @@ from typing import Any
 
 from hsm import errors
 from hsm.errors import HsmError, HsmTimeout
-from hsm.process_messages import CALL, ERROR, FORGET, LOG, OPEN, RESULT, encode, take_complete
+from hsm.process_messages import BATCH, CALL, DONE, ERROR, FORGET, OPEN, READY, RESULT, encode, take_complete
 from hsm.settings import Pkcs11Settings
 from hsm.stats import CALL_STATS
 
 log = logging.getLogger("sealer.hsm")
 
-# Beyond the call timeout the process applies itself: time for its answer to arrive.
-ANSWER_GRACE_SECONDS = 5.0
+# For the process to be up (Python and the hsm package loaded); not counted in any call's timeout.
+START_TIMEOUT_SECONDS = 60.0
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 # -I: isolated from the environment's Python settings; the package comes from the daemon's own tree.
@@ -108,25 +109,25 @@ class TokenKeysProcess:
         async with self._starting:
             channel, self._channel = self._channel, None
         if channel is not None:
-            await channel.close(self._settings.call_timeout + ANSWER_GRACE_SECONDS)
+            await channel.close(self._settings.call_timeout)
 
     async def _call(self, method: str, *args: Any) -> Any:
         started, failed = time.monotonic(), True
+        timeout = self._settings.call_timeout
+        channel: _Channel | None = None
         try:
             channel = await self._running()
-            answer = channel.call(method, args)
-            try:
-                async with asyncio.timeout(self._settings.call_timeout + ANSWER_GRACE_SECONDS):
-                    result = await answer
-            except TimeoutError:
-                channel.kill()
-                raise HsmTimeout(
-                    f"the PKCS#11 keys process did not answer {method} within "
-                    f"{self._settings.call_timeout + ANSWER_GRACE_SECONDS:g} s; it was stopped, and the next call "
-                    "starts another"
-                ) from None
+            async with asyncio.timeout(timeout):
+                result = await channel.call(method, args)
             failed = False
             return result
+        except TimeoutError:
+            if channel is not None:
+                channel.kill()
+            raise HsmTimeout(
+                f"PKCS#11 {method} did not finish within {timeout:g} s (module {self._settings.lib}); the keys "
+                "process was stopped, and the next call starts another"
+            ) from None
         finally:
             CALL_STATS.record(method, time.monotonic() - started, failed=failed)
 
@@ -153,9 +154,13 @@ class _Channel(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._ids = itertools.count()
+        # Sent or not, the calls not answered yet, oldest first.
         self._waiting: dict[int, asyncio.Future[Any]] = {}
-        self._outgoing: list[bytes] = []
+        # The requests not sent yet: they go out when the batch in flight is answered.
+        self._unsent: list[tuple[Any, ...]] = []
+        self._in_flight = False
         self._stopped: str | None = None
+        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     @classmethod
     async def start(cls, settings: Pkcs11Settings) -> _Channel:
@@ -172,8 +177,13 @@ class _Channel(asyncio.Protocol):
         channel = cls(process)
         try:
             await asyncio.get_running_loop().create_unix_connection(lambda: channel, sock=ours)
-        except BaseException:
+            async with asyncio.timeout(START_TIMEOUT_SECONDS):
+                await channel._ready
+        except BaseException as exc:
             channel.kill()
+            await process.wait()
+            if isinstance(exc, TimeoutError):
+                raise HsmError(f"the PKCS#11 keys process did not start within {START_TIMEOUT_SECONDS:g} s") from None
             raise
         channel.send((OPEN, dataclasses.asdict(settings)))
         return channel
@@ -195,16 +205,17 @@ class _Channel(asyncio.Protocol):
         self.send((CALL, call_id, method, args))
         return answer
 
-    def send(self, message: tuple[Any, ...]) -> None:
-        """Calls made in the same turn of the event loop go out in one send."""
-        if not self._outgoing:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._outgoing.append(encode(message))
+    def send(self, request: tuple[Any, ...]) -> None:
+        self._unsent.append(request)
+        if not self._in_flight:
+            self._flush()
 
     def _flush(self) -> None:
-        outgoing, self._outgoing = self._outgoing, []
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(b"".join(outgoing))
+        if self._transport is None or self._transport.is_closing():
+            return
+        self._transport.write(encode((BATCH, self._unsent)))
+        self._unsent = []
+        self._in_flight = True
 
     def kill(self) -> None:
         """Kill the process; calls from now on go to another (those it had fail when its socket closes)."""
@@ -215,7 +226,6 @@ class _Channel(asyncio.Protocol):
 
     async def close(self, timeout: float) -> int | None:
         """End its input, wait for it to exit (killed after `timeout` s); its exit code."""
-        self._flush()
         if self._transport is not None and not self._transport.is_closing():
             self._transport.write_eof()
         try:
@@ -237,13 +247,21 @@ class _Channel(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._buffer += data
         for message in take_complete(self._buffer):
-            kind = message[0]
-            if kind == RESULT:
-                self._settle(message[1], message[2], None)
-            elif kind == ERROR:
-                self._settle(message[1], None, _error(message[2], message[3]))
-            elif kind == LOG:
-                logging.getLogger(message[2]).log(message[1], "PKCS#11 keys process: %s", message[3])
+            if message[0] == READY:
+                self._ready.set_result(None)
+            if message[0] != DONE:
+                continue
+            _, outcomes, records = message
+            self._in_flight = False
+            if self._unsent:
+                self._flush()  # before settling: the process works on the next batch while callers resume
+            for level, logger, text in records:
+                logging.getLogger(logger).log(level, "PKCS#11 keys process: %s", text)
+            for outcome in outcomes:
+                if outcome[0] == RESULT:
+                    self._settle(outcome[1], outcome[2], None)
+                elif outcome[0] == ERROR:
+                    self._settle(outcome[1], None, _error(outcome[2], outcome[3]))
 
     def eof_received(self) -> bool:
         return False  # close our end too
@@ -251,6 +269,8 @@ class _Channel(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._stopped is None:
             self._stopped = "the PKCS#11 keys process stopped"
+        if not self._ready.done():
+            self._ready.set_exception(HsmError(f"{self._stopped} as it started (see the daemon's error output)"))
         waiting, self._waiting = self._waiting, {}
         failure = (
             f"{self._stopped} while this call was in its hands: it may or may not have taken effect in the "

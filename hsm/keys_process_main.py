@@ -1,158 +1,175 @@
 """The PKCS#11 keys process: its own session on the seal's token, serving transit's in-token keys
 (the TokenKeys protocol, hsm/token_keys.py) to the daemon over a socket (keys_process.py says why).
 
-It opens the token on the first call and keeps it open, reconnecting as any Hsm does; if the token
-cannot be opened, that call gets the reason and the next one tries again, so a token that is away costs
-each call one attempt, not a new process. Calls run concurrently into the Hsm's call queue, so the
-calls that arrive together are made in one batch on its worker thread; the answers that are ready
-together go back in one send. Log records go to the daemon, which logs them as its own.
+One thread, no event loop: it reads a batch of calls (the daemon sends those that came while the last
+batch ran as one message), makes them one after the other on its connection to the token, and answers
+the batch in one message, with the log records the calls produced. The PKCS#11 calls are
+the only work here, so nothing waits for the GIL. A call that hangs in the module hangs the process; the
+daemon's call timeout kills it.
 
-Interrupts and terminate signals sent to the whole process group are ignored: the daemon decides when
-this process stops, by closing the socket (also what a daemon killed outright leaves). Then the token's
-session is closed and the process exits.
+It opens the token on the first call and keeps the session, reconnecting as every Connection does; if the
+token cannot be opened, that call gets the reason and the next one tries again, so a token that is away
+costs each call one attempt, not a new process. It runs as a batch task, so that its wake-ups never
+preempt the daemon's event loop.
+
+Interrupts and terminate signals sent to the whole process group are ignored: the daemon decides when this
+process stops, by closing the socket (also what a daemon killed outright leaves). Then the session is
+closed and the process exits.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
-from hsm.errors import HsmError
-from hsm.hsm import Hsm
-from hsm.process_messages import CALL, ERROR, FORGET, LOG, OPEN, RESULT, encode, take_complete
-from hsm.settings import Pkcs11Settings
-from hsm.token_keys import HsmTokenKeys
+from pkcs11 import Session
 
-# The TokenKeys methods the daemon may call, and nothing else.
-METHODS = frozenset({
-    "generate_aes_key", "aes_gcm_encrypt", "aes_gcm_decrypt", "generate_ec_key", "ec_sign", "ec_public_key",
-    "destroy", "key_attributes",
-})  # fmt: skip
+from hsm import token_objects
+from hsm.connection import Connection
+from hsm.errors import HsmDecryptFailed, HsmError, Where
+from hsm.key_handles import KeyHandles
+from hsm.module import Module
+from hsm.process_messages import BATCH, CALL, DONE, ERROR, FORGET, OPEN, READY, RESULT, encode, take_complete
+from hsm.settings import Pkcs11Settings
+
+_RECEIVE_BYTES = 256 * 1024
+
+Operation = Callable[[Session, Where, KeyHandles], Any]
+
+
+def operation(method: str, args: list[Any]) -> tuple[Operation, bool]:
+    """The token operation (token_objects.py) behind one TokenKeys method, and whether it needs a
+    read-write session. Only these methods exist."""
+    label, *rest = args
+    if method == "aes_gcm_encrypt":
+        plaintext, aad = rest
+        return partial(token_objects.aes_gcm_encrypt, label=label, plaintext=plaintext, aad=aad), False
+    if method == "aes_gcm_decrypt":
+        blob, aad = rest
+        return partial(_decrypt_or_none, label=label, blob=blob, aad=aad), False
+    if method == "ec_sign":
+        (digest,) = rest
+        return partial(token_objects.ec_sign, label=label, digest=digest), False
+    if method == "ec_public_key":
+        return partial(token_objects.ec_public_key, label=label), False
+    if method == "key_attributes":
+        return partial(token_objects.attributes, label=label), False
+    if method == "generate_aes_key":
+        return partial(token_objects.generate_aes, label=label), True
+    if method == "generate_ec_key":
+        (curve,) = rest
+        return partial(token_objects.generate_ec, label=label, curve=curve), True
+    if method == "destroy":
+        return partial(token_objects.destroy, label=label), True
+    raise HsmError(f"the PKCS#11 keys process has no method {method!r}")
+
+
+def _decrypt_or_none(session: Session, where: Where, handles: KeyHandles, **kwargs: Any) -> bytes | None:
+    try:
+        return token_objects.aes_gcm_decrypt(session, where, handles, **kwargs)  # type: ignore[no-any-return]
+    except HsmDecryptFailed:
+        return None  # the protocol's answer for a blob that does not authenticate
 
 
 def main(argv: list[str]) -> int:
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_IGN)
+    with contextlib.suppress(AttributeError, OSError):  # not Linux
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     (descriptor,) = argv
-    asyncio.run(_serve(socket.socket(fileno=int(descriptor))))
+    records: list[tuple[Any, ...]] = []
+    logging.getLogger().addHandler(_Collect(records))
+    logging.getLogger().setLevel(logging.INFO)
+    with socket.socket(fileno=int(descriptor)) as channel:
+        token = _Token()
+        try:
+            channel.sendall(encode((READY,)))
+            for batch in _batches(channel):
+                outcomes = [outcome for request in batch if (outcome := token.answer(request)) is not None]
+                channel.sendall(encode((DONE, outcomes, records[:])))
+                records.clear()
+        finally:
+            token.close()
     return 0
 
 
-async def _serve(channel: socket.socket) -> None:
-    loop = asyncio.get_running_loop()
-    server = _Server(loop)
-    await loop.create_unix_connection(lambda: server, sock=channel)
-    logging.getLogger().addHandler(_ToDaemon(server, loop))
-    logging.getLogger().setLevel(logging.INFO)
-    try:
-        await server.finished
-    finally:
-        await server.close()
+class _Token:
+    """The connection to the token, opened on the first call."""
 
-
-class _Server(asyncio.Protocol):
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._transport: asyncio.Transport | None = None
-        self._buffer = bytearray()
+    def __init__(self) -> None:
         self._settings: Pkcs11Settings | None = None
-        self._hsm: Hsm | None = None
-        self._opening = asyncio.Lock()
-        self._calls: set[asyncio.Task[None]] = set()
-        self._outgoing: list[bytes] = []
-        self.finished: asyncio.Future[None] = loop.create_future()
+        self._module: Module | None = None
+        self._connection: Connection | None = None
 
-    # asyncio.Protocol
+    def answer(self, message: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        kind = message[0]
+        if kind == OPEN:
+            self._settings = Pkcs11Settings(**message[1])
+        elif kind == FORGET:
+            if self._connection is not None:
+                self._connection.forget_key_handles()
+        elif kind == CALL:
+            _, call_id, method, args = message
+            try:
+                op, read_write = operation(method, args)
+                return RESULT, call_id, self._connected().in_session(op, read_write)
+            except HsmError as exc:
+                return ERROR, call_id, type(exc).__name__, exc.message
+            except Exception as exc:  # a bug here must reach the caller, not leave it waiting
+                return ERROR, call_id, "HsmError", f"{type(exc).__name__}: {exc}"
+        return None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+    def _connected(self) -> Connection:
+        if self._connection is not None:
+            return self._connection
+        if self._settings is None:
+            raise HsmError("the PKCS#11 keys process was not told which token to open")
+        if self._module is None:
+            self._module = Module.acquire(self._settings.lib)
+        connection = Connection(self._module, self._settings)
+        connection.open(self._module.load())
+        self._connection = connection
+        return connection
 
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        for message in take_complete(self._buffer):
-            kind = message[0]
-            if kind == CALL:
-                task = self._loop.create_task(self._answer(message[1], message[2], message[3]))
-                self._calls.add(task)
-                task.add_done_callback(self._calls.discard)
-            elif kind == FORGET:
-                if self._hsm is not None:
-                    self._hsm.forget_key_handles()
-            elif kind == OPEN:
-                self._settings = Pkcs11Settings(**message[1])
-
-    def eof_received(self) -> bool:
-        if not self.finished.done():
-            self.finished.set_result(None)
-        return True  # keep our side open: the calls in hand still answer
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.finished.done():
-            self.finished.set_result(None)
-
-    # calls
-
-    async def _answer(self, call_id: int, method: str, args: tuple[Any, ...]) -> None:
-        try:
-            if method not in METHODS:
-                raise HsmError(f"the PKCS#11 keys process has no method {method!r}")
-            keys = HsmTokenKeys.over(await self._device())
-            self._send((RESULT, call_id, await getattr(keys, method)(*args)))
-        except HsmError as exc:
-            self._send((ERROR, call_id, type(exc).__name__, exc.message))
-        except Exception as exc:  # a bug here must reach the caller, not leave it waiting
-            self._send((ERROR, call_id, "HsmError", f"{type(exc).__name__}: {exc}"))
-
-    async def _device(self) -> Hsm:
-        async with self._opening:
-            if self._hsm is None:
-                if self._settings is None:
-                    raise HsmError("the PKCS#11 keys process was not told which token to open")
-                self._hsm = await Hsm.open(self._settings)
-            return self._hsm
-
-    def _send(self, message: tuple[Any, ...]) -> None:
-        """Answers ready in the same turn of the loop go out together."""
-        if not self._outgoing:
-            self._loop.call_soon(self._flush)
-        self._outgoing.append(encode(message))
-
-    def _flush(self) -> None:
-        outgoing, self._outgoing = self._outgoing, []
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(b"".join(outgoing))
-
-    def log(self, record: logging.LogRecord) -> None:
-        self._send((LOG, record.levelno, record.name, record.getMessage()))
-
-    async def close(self) -> None:
-        if self._calls:
-            await asyncio.wait(self._calls)
-        if self._hsm is not None:
-            with contextlib.suppress(HsmError):
-                await self._hsm.close()
-        self._flush()
-        if self._transport is not None:
-            self._transport.close()
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        if self._module is not None:
+            unloading = self._module.release()
+            if unloading is not None:
+                with contextlib.suppress(Exception):
+                    unloading.result(timeout=10)
 
 
-class _ToDaemon(logging.Handler):
-    """Log records, from the event loop or the Hsm's worker thread, sent to the daemon to log."""
+def _batches(channel: socket.socket) -> Iterator[list[tuple[Any, ...]]]:
+    """The requests of each batch the daemon sends, until it closes the socket."""
+    buffer = bytearray()
+    while True:
+        chunk = channel.recv(_RECEIVE_BYTES)
+        if not chunk:
+            return
+        buffer += chunk
+        for message in take_complete(buffer):
+            if message[0] == BATCH:
+                yield message[1]
 
-    def __init__(self, server: _Server, loop: asyncio.AbstractEventLoop) -> None:
+
+class _Collect(logging.Handler):
+    """Log records, kept to go to the daemon with the next answer (it logs them as its own)."""
+
+    def __init__(self, records: list[tuple[Any, ...]]) -> None:
         super().__init__()
-        self._server = server
-        self._loop = loop
+        self._records = records
 
     def emit(self, record: logging.LogRecord) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to tell
-            self._loop.call_soon_threadsafe(self._server.log, record)
+        self._records.append((record.levelno, record.name, record.getMessage()))
 
 
 if __name__ == "__main__":

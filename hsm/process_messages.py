@@ -2,12 +2,17 @@
 marshal'd tuple after its length. marshal is enough: both ends are this code, and every value is a str,
 bytes, bool, int, None, or a tuple, list or dict of them.
 
-Daemon -> process:  ("open", settings)          once, first: the Pkcs11Settings fields
-                    ("call", id, method, args)  one TokenKeys method (keys_process_main.METHODS)
-                    ("forget",)                 forget_found_keys
-Process -> daemon:  ("result", id, value)
-                    ("error", id, kind, message)  kind: the hsm.errors class raised (else "HsmError")
-                    ("log", level, logger, message)
+Each way, one message per batch. The daemon sends a batch only when the last one is answered (the calls
+made meanwhile wait for it), so the process never has two to merge:
+
+    daemon -> process:  ("batch", [request, ...]), a request being
+                            ("open", settings)          first of all: the Pkcs11Settings fields
+                            ("call", id, method, args)  one TokenKeys method (keys_process_main.operation)
+                            ("forget",)                 forget_found_keys
+    process -> daemon:  ("ready",)  once, first, when it is up (before it has opened the token)
+                        ("done", [outcome of each call, in order], [log record, ...]), an outcome being
+                            ("result", id, value)  or  ("error", id, kind, message)
+                        kind: the hsm.errors class raised (else "HsmError"); a log record: (level, logger, message)
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ import marshal
 import struct
 from typing import Any
 
-OPEN, CALL, FORGET = "open", "call", "forget"
-RESULT, ERROR, LOG = "result", "error", "log"
+BATCH, OPEN, CALL, FORGET = "batch", "open", "call", "forget"
+READY, DONE, RESULT, ERROR = "ready", "done", "result", "error"
 
 _LENGTH = struct.Struct(">I")
 
