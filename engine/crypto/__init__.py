@@ -5,7 +5,7 @@ from engine.crypto import transit
 from engine.crypto.aead import Cipher, DecryptError, decrypt, encrypt
 from engine.crypto.hashing import HmacSha256, constant_time_equal, hmac_sha256
 from engine.crypto.kdf import derive_key
-from engine.crypto.keys import new_key, random_bytes
+from engine.crypto.keys import new_key, random_base62, random_bytes
 from engine.crypto.shamir import ShamirError, combine, split
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "encrypt",
     "hmac_sha256",
     "new_key",
+    "random_base62",
     "random_bytes",
     "split",
     "transit",

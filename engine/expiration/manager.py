@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import string
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from engine.crypto import random_base62
 from engine.errors import BadRequest, EngineError, NotFound, Sealed
 from engine.expiration import expiry
 from engine.expiration.entry import SECRET, TOKEN, LeaseEntry, from_unix
@@ -50,7 +49,6 @@ MAX_IRREVOCABLE_WARNING = (
     "command with force set true."
 )
 NO_MOUNT = "mount-accessor-not-found"
-_BASE62 = string.ascii_uppercase + string.ascii_lowercase + string.digits
 
 # run() re-reads the clock at least this often, so a changed wall clock cannot stall expiry.
 _MAX_SLEEP = 60.0
@@ -125,7 +123,7 @@ class ExpirationManager:
             if token_expiry is not None:
                 expire = min(expire, token_expiry.timestamp())
         entry = LeaseEntry(
-            lease_id=lease_id_for(path, _random_base62(LEASE_ID_RANDOM)),
+            lease_id=lease_id_for(path, random_base62(LEASE_ID_RANDOM)),
             kind=SECRET,
             path=path,
             issue_time=now,
@@ -570,15 +568,6 @@ def lease_id_for(path: str, leaf: str) -> str:
 
 def mount_limits(route: Route) -> Limits:
     return Limits(default_ttl=route.entry.default_lease_ttl(), max_ttl=route.entry.max_lease_ttl())
-
-
-def _random_base62(length: int) -> str:
-    """Vault's base62.Random: uniform characters from the OS CSPRNG (bytes past 247 are dropped, so
-    the modulo has no bias)."""
-    chars: list[str] = []
-    while len(chars) < length:
-        chars.extend(_BASE62[byte % 62] for byte in secrets.token_bytes(2 * length) if byte < 248)
-    return "".join(chars[:length])
 
 
 async def _first(*events: asyncio.Event, timeout: float) -> None:

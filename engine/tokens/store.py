@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
-import string
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.crypto import hmac_sha256, new_key, random_bytes
+from engine.crypto import hmac_sha256, new_key, random_base62, random_bytes
 from engine.errors import BadRequest, EngineError, PermissionDenied
 from engine.request import Auth
 from engine.storage.base import BatchOp, Delete, Put, Storage
@@ -69,8 +67,6 @@ SALT_SIZE = 32
 # Vault's 768h: what a mount without its own settings allows.
 SYSTEM_LIMITS = Limits(default_ttl=768 * 3600, max_ttl=768 * 3600)
 
-_BASE62 = string.ascii_uppercase + string.ascii_lowercase + string.digits
-_UNBIASED_BELOW = 256 - 256 % len(_BASE62)  # 248: the largest multiple of 62 a byte can reach
 _LOCK_STRIPES = 64
 # Tokens whose hashes the store remembers.
 _KNOWN_HASHES = 4096
@@ -79,16 +75,6 @@ TokenHook = Callable[[TokenEntry], Awaitable[None]]
 # A new token's lease: its writes (full storage keys) and what to call once they are committed.
 LeaseWrites = tuple[Sequence[BatchOp], Callable[[], None]]
 LeaseHook = Callable[[TokenEntry], LeaseWrites | None]
-
-
-def random_base62(length: int) -> str:
-    """`length` characters drawn uniformly from [A-Za-z0-9], from one read of the OS's randomness."""
-    chars: list[str] = []
-    while len(chars) < length:
-        # Bytes from _UNBIASED_BELOW up are dropped: the rest map onto the 62 characters evenly (secrets.choice
-        # per character did the same at one OS call each, and token creation made 48 of them).
-        chars += [_BASE62[byte % 62] for byte in secrets.token_bytes(length + 8) if byte < _UNBIASED_BELOW]
-    return "".join(chars[:length])
 
 
 async def _nothing(entry: TokenEntry) -> None:

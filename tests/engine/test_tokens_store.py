@@ -4,12 +4,15 @@ renewals, hooks, logins (create_from_auth) and tidy."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
 
+from engine.crypto import random_base62
+from engine.crypto.keys import _BIASED, _TO_BASE62
 from engine.errors import BadRequest, PermissionDenied, StorageError
 from engine.request import Auth
 from engine.storage.base import BatchOp, Put
@@ -27,7 +30,6 @@ from engine.tokens import (
     TokenEntry,
     TokenStore,
 )
-from engine.tokens.store import random_base62
 from tests.engine.core_harness import START, Clock
 
 
@@ -444,3 +446,9 @@ def test_random_base62_draws_every_character_of_the_alphabet() -> None:
     assert all(len(value) == 24 and value.isascii() and value.isalnum() for value in drawn)
     assert len(set("".join(drawn))) == 62  # 9,600 draws: each character ~155 times, none left out
     assert len(set(drawn)) == 400
+
+
+def test_random_base62_maps_the_bytes_it_keeps_evenly_onto_the_alphabet() -> None:
+    kept = bytes(byte for byte in range(256) if byte not in _BIASED)
+    images = collections.Counter(kept.translate(_TO_BASE62))
+    assert len(images) == 62 and set(images.values()) == {4}  # 248 bytes kept, 4 per character: no bias
