@@ -4,8 +4,10 @@ client.secrets.transit calls, and an hsm-aes256-gcm96 key whose material stays i
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -167,3 +169,43 @@ def test_a_shamir_sealed_daemon_refuses_token_keys(daemons: Any, tmp_path: Path)
         client.write_data("transit/keys/in-token", data={"type": "hsm-aes256-gcm96"})
     ciphertext = client.secrets.transit.encrypt_data(name="soft", plaintext=b64(b"ok"))["data"]["ciphertext"]
     assert client.secrets.transit.decrypt_data(name="soft", ciphertext=ciphertext)["data"]["plaintext"] == b64(b"ok")
+
+
+def _keys_processes(daemon_pid: int) -> list[int]:
+    """The daemon's children that are PKCS#11 keys processes."""
+    try:
+        children = Path(f"/proc/{daemon_pid}/task/{daemon_pid}/children").read_text().split()
+    except FileNotFoundError:
+        return []
+    found = []
+    for child in children:
+        with contextlib.suppress(FileNotFoundError):
+            if b"keys_process_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.parametrize("ending", ["stop", "kill -9"])
+def test_the_keys_process_ends_with_its_daemon(daemons: Any, softhsm: Any, tmp_path: Path, ending: str) -> None:
+    token = make_token(softhsm.directory, f"kp-{ending[:4]}-{uuid.uuid4().hex[:8]}", softhsm.pin, softhsm.so_pin)
+    server = daemons(tmp_path, pkcs11_config(token, tmp_path)).start(wait_for="unsealed")
+    assert server.process is not None
+    daemon_pid = server.process.pid
+    root = json.loads((tmp_path / "init.json").read_text())["root_token"]
+    client = hvac.Client(url=server.address, token=root)
+    client.sys.enable_secrets_engine(backend_type="transit", path="transit")
+    assert _keys_processes(daemon_pid) == []  # started by the first in-token key call, not before
+    client.write_data("transit/keys/in-token", data={"type": "hsm-aes256-gcm96"})
+    (keys_pid,) = _keys_processes(daemon_pid)
+    if ending == "stop":
+        assert server.stop() == 0
+    else:
+        server.kill()
+    server.wait_until(lambda: _gone(keys_pid), "the keys process to exit after its daemon")
