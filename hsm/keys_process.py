@@ -113,21 +113,11 @@ class TokenKeysProcess:
 
     async def _call(self, method: str, *args: Any) -> Any:
         started, failed = time.monotonic(), True
-        timeout = self._settings.call_timeout
-        channel: _Channel | None = None
         try:
             channel = await self._running()
-            async with asyncio.timeout(timeout):
-                result = await channel.call(method, args)
+            result = await channel.call(method, args)
             failed = False
             return result
-        except TimeoutError:
-            if channel is not None:
-                channel.kill()
-            raise HsmTimeout(
-                f"PKCS#11 {method} did not finish within {timeout:g} s (module {self._settings.lib}); the keys "
-                "process was stopped, and the next call starts another"
-            ) from None
         finally:
             CALL_STATS.record(method, time.monotonic() - started, failed=failed)
 
@@ -149,18 +139,22 @@ class TokenKeysProcess:
 class _Channel(asyncio.Protocol):
     """One keys process and the socket to it."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, settings: Pkcs11Settings) -> None:
         self._process = process
+        self._settings = settings
+        self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._ids = itertools.count()
-        # Sent or not, the calls not answered yet, oldest first.
-        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        # Sent or not, the calls not answered yet, oldest (so also first due) first: (answer, due, method).
+        self._waiting: dict[int, tuple[asyncio.Future[Any], float, str]] = {}
+        # One timer for all the calls, at the oldest one's due time (not one per call).
+        self._watchdog: asyncio.TimerHandle | None = None
         # The requests not sent yet: they go out when the batch in flight is answered.
         self._unsent: list[tuple[Any, ...]] = []
         self._in_flight = False
         self._stopped: str | None = None
-        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._ready: asyncio.Future[None] = self._loop.create_future()
 
     @classmethod
     async def start(cls, settings: Pkcs11Settings) -> _Channel:
@@ -174,7 +168,7 @@ class _Channel(asyncio.Protocol):
         except BaseException:
             ours.close()
             raise
-        channel = cls(process)
+        channel = cls(process, settings)
         try:
             await asyncio.get_running_loop().create_unix_connection(lambda: channel, sock=ours)
             async with asyncio.timeout(START_TIMEOUT_SECONDS):
@@ -200,10 +194,34 @@ class _Channel(asyncio.Protocol):
         if self._stopped is not None:
             raise HsmError(self._stopped)
         call_id = next(self._ids)
-        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting[call_id] = answer
+        answer: asyncio.Future[Any] = self._loop.create_future()
+        due = self._loop.time() + self._settings.call_timeout
+        self._waiting[call_id] = (answer, due, method)
+        if self._watchdog is None:
+            self._watchdog = self._loop.call_at(due, self._time_out)
         self.send((CALL, call_id, method, args))
         return answer
+
+    def _time_out(self) -> None:
+        """The calls past their timeout fail, and the process, stuck in one of them, is killed."""
+        self._watchdog = None
+        now = self._loop.time()
+        late = []
+        for call_id, (_, due, _) in self._waiting.items():
+            if due > now:
+                break
+            late.append(call_id)
+        for call_id in late:
+            answer, _, method = self._waiting.pop(call_id)
+            if not answer.done():
+                answer.set_exception(HsmTimeout(
+                    f"PKCS#11 {method} did not finish within {self._settings.call_timeout:g} s (module "
+                    f"{self._settings.lib}); the keys process was stopped, and the next call starts another"
+                ))  # fmt: skip
+        if late:
+            self.kill()
+        elif self._waiting:
+            self._watchdog = self._loop.call_at(next(iter(self._waiting.values()))[1], self._time_out)
 
     def send(self, request: tuple[Any, ...]) -> None:
         self._unsent.append(request)
@@ -271,19 +289,23 @@ class _Channel(asyncio.Protocol):
             self._stopped = "the PKCS#11 keys process stopped"
         if not self._ready.done():
             self._ready.set_exception(HsmError(f"{self._stopped} as it started (see the daemon's error output)"))
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         waiting, self._waiting = self._waiting, {}
         failure = (
             f"{self._stopped} while this call was in its hands: it may or may not have taken effect in the "
             "token; the next call starts another process"
         )
-        for answer in waiting.values():
+        for answer, _, _ in waiting.values():
             if not answer.done():
                 answer.set_exception(HsmError(failure))
 
     def _settle(self, call_id: int, result: Any, failure: HsmError | None) -> None:
-        answer = self._waiting.pop(call_id, None)
-        if answer is None or answer.done():
-            return  # the caller gave up (timeout, cancellation)
+        waiting = self._waiting.pop(call_id, None)
+        if waiting is None or waiting[0].done():
+            return  # timed out, or the caller gave up (cancellation)
+        answer = waiting[0]
         if failure is None:
             answer.set_result(result)
         else:

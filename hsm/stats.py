@@ -20,18 +20,25 @@ class OperationStats:
 class CallStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_operation: dict[str, OperationStats] = {}
+        # operation -> [calls, failures, seconds]: added to in place (a frozen record per call cost more
+        # than the call's own bookkeeping in the keys process's hot path).
+        self._by_operation: dict[str, list[float]] = {}
 
     def record(self, operation: str, seconds: float, *, failed: bool) -> None:
         with self._lock:
-            old = self._by_operation.get(operation, OperationStats())
-            self._by_operation[operation] = OperationStats(
-                old.calls + 1, old.failures + int(failed), old.seconds + seconds
-            )
+            counts = self._by_operation.get(operation)
+            if counts is None:
+                counts = self._by_operation[operation] = [0, 0, 0.0]
+            counts[0] += 1
+            counts[1] += failed
+            counts[2] += seconds
 
     def snapshot(self) -> dict[str, OperationStats]:
         with self._lock:
-            return dict(self._by_operation)
+            return {
+                operation: OperationStats(int(calls), int(failures), seconds)
+                for operation, (calls, failures, seconds) in self._by_operation.items()
+            }
 
 
 CALL_STATS = CallStats()
