@@ -2,7 +2,7 @@
 
 The transit engine's hsm-* key types live behind this protocol. The engine names each key by a label it
 derives itself and never sees key material: it asks the token to encrypt, decrypt or sign. The daemon
-hands an implementation (hsm.HsmTokenKeys, over its open token) to the Core; with no token there is none.
+hands an implementation (hsm.TokenKeysProcess, on the seal's token) to the Core; with no token there is none.
 
 Failures other than a blob that does not authenticate (token gone, key missing, timeouts) are raised as
 the implementation's own exceptions: the engine reports them as TokenKeysFailed without looking inside.

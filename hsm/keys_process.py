@@ -13,8 +13,9 @@ the same token with the same settings (PKCS#11 allows several processes on one t
 generates the seal's keys.
 
 The process starts on the first call and stays until close(). If it stops (killed, crashed), the calls
-it had fail with a clear error and the next call starts another. A process that does not answer within the call timeout
-and a few seconds more is stuck beyond what its own timeouts cover: it is killed.
+it had fail with a clear error and the next call starts another. A call not answered within the call
+timeout (counted from when it was made, as on the daemon's Hsm) is stuck in the module: it fails with
+HsmTimeout and the process is killed, which also lets go of whatever it held in the token.
 """
 
 from __future__ import annotations
@@ -313,7 +314,8 @@ class _Channel(asyncio.Protocol):
 
 
 def _error(kind: str, message: str) -> HsmError:
-    """The hsm.errors exception the process raised (HsmError for anything else)."""
+    """The hsm.errors exception the process raised (HsmError for anything else), made with HsmError's own
+    __init__: a subclass's may take other arguments (HsmDecryptFailed has a default message)."""
     cls = getattr(errors, kind, None)
     if not (isinstance(cls, type) and issubclass(cls, HsmError)):
         cls = HsmError

@@ -1,5 +1,5 @@
 """The PKCS#11 keys process: its own session on the seal's token, serving transit's in-token keys
-(the TokenKeys protocol, hsm/token_keys.py) to the daemon over a socket (keys_process.py says why).
+(the TokenKeys protocol: hsm/token_keys.py's operations) to the daemon over a socket (keys_process.py says why).
 
 One thread, no event loop: it reads a batch of calls (the daemon sends those that came while the last
 batch ran as one message), makes them one after the other on its connection to the token, and answers
@@ -25,57 +25,17 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator
-from functools import partial
+from collections.abc import Iterator
 from typing import Any
 
-from pkcs11 import Session
-
-from hsm import token_objects
 from hsm.connection import Connection
-from hsm.errors import HsmDecryptFailed, HsmError, Where
-from hsm.key_handles import KeyHandles
+from hsm.errors import HsmError
 from hsm.module import Module
 from hsm.process_messages import BATCH, CALL, DONE, ERROR, FORGET, OPEN, READY, RESULT, encode, take_complete
 from hsm.settings import Pkcs11Settings
+from hsm.token_keys import operation
 
 _RECEIVE_BYTES = 256 * 1024
-
-Operation = Callable[[Session, Where, KeyHandles], Any]
-
-
-def operation(method: str, args: list[Any]) -> tuple[Operation, bool]:
-    """The token operation (token_objects.py) behind one TokenKeys method, and whether it needs a
-    read-write session. Only these methods exist."""
-    label, *rest = args
-    if method == "aes_gcm_encrypt":
-        plaintext, aad = rest
-        return partial(token_objects.aes_gcm_encrypt, label=label, plaintext=plaintext, aad=aad), False
-    if method == "aes_gcm_decrypt":
-        blob, aad = rest
-        return partial(_decrypt_or_none, label=label, blob=blob, aad=aad), False
-    if method == "ec_sign":
-        (digest,) = rest
-        return partial(token_objects.ec_sign, label=label, digest=digest), False
-    if method == "ec_public_key":
-        return partial(token_objects.ec_public_key, label=label), False
-    if method == "key_attributes":
-        return partial(token_objects.attributes, label=label), False
-    if method == "generate_aes_key":
-        return partial(token_objects.generate_aes, label=label), True
-    if method == "generate_ec_key":
-        (curve,) = rest
-        return partial(token_objects.generate_ec, label=label, curve=curve), True
-    if method == "destroy":
-        return partial(token_objects.destroy, label=label), True
-    raise HsmError(f"the PKCS#11 keys process has no method {method!r}")
-
-
-def _decrypt_or_none(session: Session, where: Where, handles: KeyHandles, **kwargs: Any) -> bytes | None:
-    try:
-        return token_objects.aes_gcm_decrypt(session, where, handles, **kwargs)  # type: ignore[no-any-return]
-    except HsmDecryptFailed:
-        return None  # the protocol's answer for a blob that does not authenticate
 
 
 def main(argv: list[str]) -> int:
