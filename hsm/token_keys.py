@@ -3,8 +3,8 @@ keys are generated, used and destroyed inside the token.
 
 `operation` says which token operation (token_objects.py) each protocol method is; the daemon runs them in
 its PKCS#11 keys process (keys_process.py). `HsmTokenKeys` runs them over an Hsm of the caller's, one
-worker-thread call each (tools and tests that hold an Hsm). The Hsm comes from a callable, so that each call
-uses whatever Hsm is open at that moment.
+worker-thread call each (what the tests of token_objects.py go through). The Hsm comes from a callable, so
+that each call uses whatever Hsm is open at that moment.
 """
 
 from __future__ import annotations
