@@ -37,6 +37,7 @@ from hsm.errors import HsmError, HsmTimeout
 from hsm.process_messages import BATCH, CALL, DONE, ERROR, FORGET, OPEN, READY, RESULT, encode, take_complete
 from hsm.settings import Pkcs11Settings
 from hsm.stats import CALL_STATS
+from hsm.token_keys import TokenKeysMethods
 
 log = logging.getLogger("sealer.hsm")
 
@@ -51,7 +52,7 @@ _BOOT = (
 )
 
 
-class TokenKeysProcess:
+class TokenKeysProcess(TokenKeysMethods):
     """The TokenKeys protocol, over a PKCS#11 keys process for the token `settings` name."""
 
     def __init__(self, settings: Pkcs11Settings) -> None:
@@ -69,36 +70,6 @@ class TokenKeysProcess:
         channel = self._channel
         return channel.pid if channel is not None and not channel.stopped else None
 
-    async def generate_aes_key(self, label: str) -> None:
-        await self._call("generate_aes_key", label)
-
-    async def aes_gcm_encrypt(self, label: str, plaintext: bytes, aad: bytes) -> bytes:
-        result: bytes = await self._call("aes_gcm_encrypt", label, plaintext, aad)
-        return result
-
-    async def aes_gcm_decrypt(self, label: str, blob: bytes, aad: bytes) -> bytes | None:
-        result: bytes | None = await self._call("aes_gcm_decrypt", label, blob, aad)
-        return result
-
-    async def generate_ec_key(self, label: str, curve: str) -> bytes:
-        result: bytes = await self._call("generate_ec_key", label, curve)
-        return result
-
-    async def ec_sign(self, label: str, digest: bytes) -> bytes:
-        result: bytes = await self._call("ec_sign", label, digest)
-        return result
-
-    async def ec_public_key(self, label: str) -> bytes:
-        result: bytes = await self._call("ec_public_key", label)
-        return result
-
-    async def destroy(self, label: str) -> None:
-        await self._call("destroy", label)
-
-    async def key_attributes(self, label: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call("key_attributes", label)
-        return result
-
     async def forget_found_keys(self) -> None:
         # A process not running has found nothing yet: no reason to start one.
         channel = self._channel
@@ -112,7 +83,7 @@ class TokenKeysProcess:
         if channel is not None:
             await channel.close(self._settings.call_timeout)
 
-    async def _call(self, method: str, *args: Any) -> Any:
+    async def _run(self, method: str, *args: Any) -> Any:
         started, failed = time.monotonic(), True
         try:
             channel = await self._running()

@@ -57,23 +57,12 @@ def _decrypt_or_none(session: Session, where: Where, handles: KeyHandles, **kwar
         return None  # the protocol's answer for a blob that does not authenticate
 
 
-class HsmTokenKeys:
-    def __init__(self, device: Callable[[], Hsm | None]) -> None:
-        self._device = device
-
-    @classmethod
-    def over(cls, hsm: Hsm) -> HsmTokenKeys:
-        return cls(lambda: hsm)
-
-    def __repr__(self) -> str:
-        return f"<HsmTokenKeys {self._device()!r}>"
+class TokenKeysMethods:
+    """The TokenKeys protocol's methods, each one operation by name through `_run`, which subclasses
+    implement: HsmTokenKeys over an Hsm, TokenKeysProcess (keys_process.py) in the keys process."""
 
     async def _run(self, method: str, *args: Any) -> Any:
-        hsm = self._device()
-        if hsm is None:
-            raise HsmError("the PKCS#11 token is not open")
-        op, read_write = operation(method, args)
-        return await hsm.in_session(op, read_write=read_write)
+        raise NotImplementedError
 
     async def generate_aes_key(self, label: str) -> None:
         await self._run("generate_aes_key", label)
@@ -101,11 +90,30 @@ class HsmTokenKeys:
     async def destroy(self, label: str) -> None:
         await self._run("destroy", label)
 
+    async def key_attributes(self, label: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._run("key_attributes", label)
+        return result
+
+
+class HsmTokenKeys(TokenKeysMethods):
+    def __init__(self, device: Callable[[], Hsm | None]) -> None:
+        self._device = device
+
+    @classmethod
+    def over(cls, hsm: Hsm) -> HsmTokenKeys:
+        return cls(lambda: hsm)
+
+    def __repr__(self) -> str:
+        return f"<HsmTokenKeys {self._device()!r}>"
+
+    async def _run(self, method: str, *args: Any) -> Any:
+        hsm = self._device()
+        if hsm is None:
+            raise HsmError("the PKCS#11 token is not open")
+        op, read_write = operation(method, args)
+        return await hsm.in_session(op, read_write=read_write)
+
     async def forget_found_keys(self) -> None:
         hsm = self._device()
         if hsm is not None:
             hsm.forget_key_handles()
-
-    async def key_attributes(self, label: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self._run("key_attributes", label)
-        return result
