@@ -8,10 +8,11 @@ In its own process the writer has its own interpreter, and the loop only sends a
 
 It reads each message of writes from its socket (the storage sends those that came while the last
 group was committed as one message), commits them as one group (sqlite_group.py), and answers
-with each write's outcome once the COMMIT (and its fsync) is done. It stops at end of input, which is
-what the daemon's close sends, and also what a daemon killed outright leaves: the commit in hand is
-finished, nothing new is started. Interrupts and terminate signals sent to the whole process group are
-ignored: the daemon decides when its storage closes, and closes it last.
+with each write's outcome once the COMMIT (and its fsync) is done. Its second thread checkpoints the
+WAL into the file meanwhile (sqlite_checkpointer.py), so no commit waits for a checkpoint. It stops at
+end of input, which is what the daemon's close sends, and also what a daemon killed outright leaves:
+the commit in hand is finished, nothing new is started. Interrupts and terminate signals sent to the
+whole process group are ignored: the daemon decides when its storage closes, and closes it last.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+from engine.storage.sqlite_checkpointer import Checkpointer
 from engine.storage.sqlite_file import describe, open_writer
 from engine.storage.sqlite_group import GroupCommitter, Row
 from engine.storage.sqlite_messages import DONE, FAILED, READY, WRITE, encode, take_complete
@@ -50,9 +52,14 @@ def main(argv: list[str]) -> int:
             }
             channel.sendall(encode((READY, settings)))
             committer = GroupCommitter(connection)
-            for writes in _groups(channel):
-                outcomes = [None if outcome is None else describe(outcome) for outcome in committer.commit(writes)]
-                channel.sendall(encode((DONE, outcomes, committer.commits)))
+            checkpointer = Checkpointer(path, connection)
+            try:
+                for writes in _groups(channel):
+                    outcomes = [None if outcome is None else describe(outcome) for outcome in committer.commit(writes)]
+                    channel.sendall(encode((DONE, outcomes, committer.commits)))
+                    checkpointer.committed()
+            finally:
+                checkpointer.close()
         finally:
             # The last connection to close checkpoints the WAL into the file.
             connection.close()

@@ -210,11 +210,32 @@ async def test_list_of_a_large_tree(tmp_path: Path) -> None:
         await storage.close()
 
 
-def test_reads_and_listings_seek_on_the_primary_key(tmp_path: Path) -> None:
-    # The listing's queries must be range seeks on the key index, never a scan of the table.
+@pytest.mark.parametrize("layout", ["", " WITHOUT ROWID"], ids=["rowid", "without-rowid"])
+def test_reads_and_listings_seek_on_the_key_index(tmp_path: Path, layout: str) -> None:
+    # Reads and listings must be seeks on the key's index, never a scan of the table, in the layout of new
+    # files (rowid) and in that of files made before (WITHOUT ROWID), which are kept as they are.
     with sqlite3.connect(tmp_path / "plan.db") as raw:
-        raw.execute(SCHEMA)
+        raw.execute(SCHEMA + layout)
         for query in (sqlite_module._GET, sqlite_module._SCAN):
             plan = " ".join(row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {query}", ("x",)))
-            assert "SEARCH entries USING PRIMARY KEY" in plan, plan
+            assert plan.startswith("SEARCH entries USING"), plan
+            assert "sqlite_autoindex_entries_1" in plan or "PRIMARY KEY" in plan, plan
             assert "SCAN" not in plan and "TEMP B-TREE" not in plan, plan
+
+
+async def test_a_file_made_with_the_earlier_layout_is_read_and_written_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute(SCHEMA + " WITHOUT ROWID")
+        raw.execute("INSERT INTO entries VALUES ('old/key', x'01')")
+    raw.close()
+    storage = await SqliteStorage.open(path)
+    try:
+        assert await storage.get("old/key") == b"\x01"
+        await storage.put("old/other", b"\x02")
+        assert await storage.list("old/") == ["key", "other"]
+    finally:
+        await storage.close()
+    with sqlite3.connect(path) as raw:
+        assert "WITHOUT ROWID" in raw.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()[0]
+    raw.close()

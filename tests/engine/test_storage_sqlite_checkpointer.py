@@ -1,0 +1,119 @@
+"""The SQLite writer's checkpointer: committed frames reach the database file while the writer goes on
+committing, the WAL starts over instead of growing without end, and closing leaves everything in the file."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from engine.storage.sqlite import SqliteStorage
+from engine.storage.sqlite_checkpointer import Checkpointer
+from engine.storage.sqlite_file import open_writer
+from engine.storage.sqlite_group import GroupCommitter, Row
+
+PASS_TIMEOUT_S = 30.0
+
+
+def _random_rows(count: int) -> list[Row]:
+    # Random keys, as token and lease ids are: each lands on its own page.
+    return [(f"sys/token/id/{os.urandom(32).hex()}", os.urandom(600)) for _ in range(count)]
+
+
+def _file_pages(path: Path) -> int:
+    return path.stat().st_size // 4096
+
+
+def _wal_bytes(path: Path) -> int:
+    wal = Path(f"{path}-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def test_the_writer_no_longer_checkpoints_in_its_commits(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    writer = open_writer(str(path), [])
+    checkpointer = Checkpointer(str(path), writer)
+    try:
+        assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    finally:
+        checkpointer.close()
+        writer.close()
+
+
+def test_background_passes_copy_committed_frames_into_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    writer = open_writer(str(path), [])
+    committer = GroupCommitter(writer)
+    checkpointer = Checkpointer(str(path), writer, every_commits=4, restart_frames=1 << 30)
+    try:
+        pages_before = _file_pages(path)
+        for _ in range(4):
+            assert committer.commit([_random_rows(16)]) == [None]
+            checkpointer.committed()
+        assert checkpointer.wait_idle(PASS_TIMEOUT_S)
+        assert checkpointer.passes == 1
+        # The pages written by those commits are in the file itself now, not only in the WAL.
+        assert _file_pages(path) > pages_before + 16
+    finally:
+        checkpointer.close()
+        writer.close()
+
+
+def test_a_pass_that_finds_a_long_wal_makes_the_writer_start_it_over(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    writer = open_writer(str(path), [])
+    committer = GroupCommitter(writer)
+    checkpointer = Checkpointer(str(path), writer, every_commits=2, restart_frames=16)
+    try:
+        for i in range(40):
+            assert committer.commit([_random_rows(16)]) == [None]
+            checkpointer.committed()
+            if i % 2 == 1:
+                assert checkpointer.wait_idle(PASS_TIMEOUT_S)
+        # Every pass found more than 16 frames, so the writer caught up on its own connection after it.
+        assert checkpointer.restarts >= 10
+    finally:
+        checkpointer.close()
+        writer.close()
+    _assert_rows(path, 40 * 16)
+
+
+def test_the_wal_stays_bounded_while_commits_never_pause(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    writer = open_writer(str(path), [])
+    committer = GroupCommitter(writer)
+    checkpointer = Checkpointer(str(path), writer, every_commits=2, restart_frames=64)
+    commits = 300
+    try:
+        for _ in range(commits):
+            assert committer.commit([_random_rows(16)]) == [None]
+            checkpointer.committed()  # passes run alongside: the writer never waits for one
+        assert checkpointer.wait_idle(PASS_TIMEOUT_S)
+        busy, wal_frames, _copied = writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert busy == 0
+    finally:
+        checkpointer.close()
+        writer.close()
+    # Without starting over, the WAL would hold every commit's frames (>= 16 each: 7,000 measured).
+    assert 0 < wal_frames < commits * 16 // 3
+    _assert_rows(path, commits * 16)
+
+
+def _assert_rows(path: Path, count: int) -> None:
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        assert reader.execute("SELECT count(*) FROM entries").fetchone()[0] == count
+    finally:
+        reader.close()
+
+
+async def test_writes_through_the_storage_are_all_in_the_file_after_close(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    storage = await SqliteStorage.open(path)
+    try:
+        for i in range(300):
+            await storage.put(f"k/{i:04d}", os.urandom(300))
+    finally:
+        await storage.close()
+    assert _wal_bytes(path) == 0  # the writer's connection, closed last, folded the WAL into the file
+    _assert_rows(path, 300)
