@@ -3,6 +3,7 @@ committing, the WAL starts over instead of growing without end, and closing leav
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from pathlib import Path
@@ -105,6 +106,23 @@ def _assert_rows(path: Path, count: int) -> None:
         assert reader.execute("SELECT count(*) FROM entries").fetchone()[0] == count
     finally:
         reader.close()
+
+
+async def test_the_writer_process_checkpoints_while_the_storage_is_open(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    storage = await SqliteStorage.open(path)
+    try:
+        pages_at_open = _file_pages(path)
+        # 64 commits of one small row: ~130 WAL pages, far below SQLite's own 1,000-page checkpoint mark,
+        # so only the checkpointer's passes (every 8 commits) can have put them into the file.
+        for i in range(64):
+            await storage.put(f"k/{i:04d}", os.urandom(300))
+        deadline = asyncio.get_running_loop().time() + PASS_TIMEOUT_S
+        while _file_pages(path) <= pages_at_open and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)  # polling the file, bounded: the pass runs in another process
+        assert _file_pages(path) > pages_at_open
+    finally:
+        await storage.close()
 
 
 async def test_writes_through_the_storage_are_all_in_the_file_after_close(tmp_path: Path) -> None:
