@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from engine.storage.sqlite import SqliteStorage
@@ -30,71 +32,68 @@ def _wal_bytes(path: Path) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
-def test_the_writer_no_longer_checkpoints_in_its_commits(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    writer = open_writer(str(path), [])
-    checkpointer = Checkpointer(str(path), writer)
+class _Writer:
+    """The writer process's loop, minus the socket: commit a group, then tell the checkpointer."""
+
+    def __init__(self, connection: sqlite3.Connection, checkpointer: Checkpointer) -> None:
+        self.connection = connection
+        self.checkpointer = checkpointer
+        self._committer = GroupCommitter(connection)
+
+    def commit_random_rows(self, count: int = 16) -> None:
+        assert self._committer.commit([_random_rows(count)]) == [None]
+        self.checkpointer.committed()
+
+
+@contextmanager
+def _writer(path: Path, **settings: int) -> Iterator[_Writer]:
+    connection = open_writer(str(path), [])
+    checkpointer = Checkpointer(str(path), connection, **settings)
     try:
-        assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        yield _Writer(connection, checkpointer)
     finally:
         checkpointer.close()
-        writer.close()
+        connection.close()
+
+
+def test_the_writer_no_longer_checkpoints_in_its_commits(tmp_path: Path) -> None:
+    with _writer(tmp_path / "store.db") as writer:
+        assert writer.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
 
 
 def test_background_passes_copy_committed_frames_into_the_file(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    writer = open_writer(str(path), [])
-    committer = GroupCommitter(writer)
-    checkpointer = Checkpointer(str(path), writer, every_commits=4, restart_frames=1 << 30)
-    try:
+    with _writer(path, every_commits=4, restart_frames=1 << 30) as writer:
         pages_before = _file_pages(path)
         for _ in range(4):
-            assert committer.commit([_random_rows(16)]) == [None]
-            checkpointer.committed()
-        assert checkpointer.wait_idle(PASS_TIMEOUT_S)
-        assert checkpointer.passes == 1
+            writer.commit_random_rows()
+        assert writer.checkpointer.wait_idle(PASS_TIMEOUT_S)
+        assert writer.checkpointer.passes == 1
         # The pages written by those commits are in the file itself now, not only in the WAL.
         assert _file_pages(path) > pages_before + 16
-    finally:
-        checkpointer.close()
-        writer.close()
 
 
 def test_a_pass_that_finds_a_long_wal_makes_the_writer_start_it_over(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    writer = open_writer(str(path), [])
-    committer = GroupCommitter(writer)
-    checkpointer = Checkpointer(str(path), writer, every_commits=2, restart_frames=16)
-    try:
+    with _writer(path, every_commits=2, restart_frames=16) as writer:
         for i in range(40):
-            assert committer.commit([_random_rows(16)]) == [None]
-            checkpointer.committed()
+            writer.commit_random_rows()
             if i % 2 == 1:
-                assert checkpointer.wait_idle(PASS_TIMEOUT_S)
+                assert writer.checkpointer.wait_idle(PASS_TIMEOUT_S)
         # Every pass found more than 16 frames, so the writer caught up on its own connection after it.
-        assert checkpointer.restarts >= 10
-    finally:
-        checkpointer.close()
-        writer.close()
+        assert writer.checkpointer.restarts >= 10
     _assert_rows(path, 40 * 16)
 
 
 def test_the_wal_stays_bounded_while_commits_never_pause(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    writer = open_writer(str(path), [])
-    committer = GroupCommitter(writer)
-    checkpointer = Checkpointer(str(path), writer, every_commits=2, restart_frames=64)
     commits = 300
-    try:
+    with _writer(path, every_commits=2, restart_frames=64) as writer:
         for _ in range(commits):
-            assert committer.commit([_random_rows(16)]) == [None]
-            checkpointer.committed()  # passes run alongside: the writer never waits for one
-        assert checkpointer.wait_idle(PASS_TIMEOUT_S)
-        busy, wal_frames, _copied = writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            writer.commit_random_rows()  # passes run alongside: the writer never waits for one
+        assert writer.checkpointer.wait_idle(PASS_TIMEOUT_S)
+        busy, wal_frames, _copied = writer.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         assert busy == 0
-    finally:
-        checkpointer.close()
-        writer.close()
     # Without starting over, the WAL would hold every commit's frames (>= 16 each: 7,000 measured).
     assert 0 < wal_frames < commits * 16 // 3
     _assert_rows(path, commits * 16)
