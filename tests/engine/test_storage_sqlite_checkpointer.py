@@ -14,8 +14,27 @@ from engine.storage.sqlite import SqliteStorage
 from engine.storage.sqlite_checkpointer import Checkpointer
 from engine.storage.sqlite_file import open_writer
 from engine.storage.sqlite_group import GroupCommitter, Row
+from tests.engine.killed_writer import acknowledged_until_killed
 
 PASS_TIMEOUT_S = 30.0
+
+# Commits random-key rows with a pass after every commit (so one is nearly always running), printing each
+# key once its commit has returned.
+KILLED_MID_PASS_CHILD = """
+import os, sys
+from engine.storage.sqlite_checkpointer import Checkpointer
+from engine.storage.sqlite_file import open_writer
+from engine.storage.sqlite_group import GroupCommitter
+
+connection = open_writer(sys.argv[1], [])
+committer = GroupCommitter(connection)
+checkpointer = Checkpointer(sys.argv[1], connection, every_commits=1, restart_frames=64)
+while True:
+    keys = [f"sys/token/id/{os.urandom(32).hex()}" for _ in range(8)]
+    assert committer.commit([[(key, os.urandom(600)) for key in keys]]) == [None]
+    checkpointer.committed()
+    print("\\n".join(keys), flush=True)
+"""
 
 
 def _random_rows(count: int) -> list[Row]:
@@ -97,6 +116,19 @@ def test_the_wal_stays_bounded_while_commits_never_pause(tmp_path: Path) -> None
     # Without starting over, the WAL would hold every commit's frames (>= 16 each: 7,000 measured).
     assert 0 < wal_frames < commits * 16 // 3
     _assert_rows(path, commits * 16)
+
+
+async def test_kill_9_during_checkpoint_passes_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    acknowledged = await acknowledged_until_killed(KILLED_MID_PASS_CHILD, path, 2000)
+
+    reader = sqlite3.connect(path)  # a writable connection: it recovers the WAL the killed process left
+    try:
+        stored = {key for (key,) in reader.execute("SELECT key FROM entries")}
+        assert reader.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        reader.close()
+    assert [key for key in acknowledged if key not in stored] == []
 
 
 def _assert_rows(path: Path, count: int) -> None:
