@@ -79,7 +79,8 @@ async def _admin_fetchval(postgres: PostgresCluster, sql: str, *args: Any) -> An
 
 async def _read_inventory(postgres: PostgresCluster, user: str, password: str) -> str | None:
     """What the user reads from the inventory table, or None when PostgreSQL refuses the login or the read
-    (a revocation under way has taken the grant away before dropping the role)."""
+    (a revocation under way has taken the grant away before dropping the role, or ends the user's sessions
+    while this one reads)."""
     try:
         conn = await asyncpg.connect(postgres.dsn_for(user, password), timeout=10)
     except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError):
@@ -87,7 +88,7 @@ async def _read_inventory(postgres: PostgresCluster, user: str, password: str) -
     try:
         item: str = await conn.fetchval("SELECT item FROM inventory LIMIT 1")
         return item
-    except asyncpg.InsufficientPrivilegeError:
+    except (asyncpg.InsufficientPrivilegeError, asyncpg.AdminShutdownError, asyncpg.ConnectionDoesNotExistError):
         return None
     finally:
         await conn.close()
