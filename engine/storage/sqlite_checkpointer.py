@@ -4,8 +4,9 @@ the database file while the writer goes on committing.
 SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold, so the group of writes
 in that commit waited for it, and so did the next group. Under random keys (token ids, lease ids) a
 checkpoint copies ~1,000 scattered pages and syncs the file: 20-30 ms, every tenth commit or so, which was
-most of the p99 of writes that create tokens (token create 40 -> 27 ms, approle login 47 -> 28 ms at 16
-concurrent clients, measured against SQLite's own checkpoint).
+most of the p99 of writes that create tokens (at 16 concurrent clients, p99 of token create 38 -> 33 ms and
+of approle login 44 -> 33 ms with this alone; 37-49 -> 23-37 ms and 47-52 -> 26-30 ms together with the
+rowid table of sqlite_file.py).
 
 Here a PASSIVE checkpoint runs on a connection of its own, on its own thread (sqlite3 releases the GIL
 while a statement runs), every few commits. A passive checkpoint never blocks the writer: it copies the
