@@ -174,9 +174,11 @@ class ExpirationManager:
         self._track(entry)
 
     async def _token_lease(self, token: TokenLike) -> LeaseEntry | None:
-        for lease_id in await self._store.held_by(token.id_hash):
+        # At its computed id, as written since; else through the token index (a store from before, a
+        # lease moved with its mount).
+        for lease_id in [lease_id_for(token.path, token.id_hash), *await self._store.held_by(token.id_hash)]:
             entry = await self._store.get(lease_id)
-            if entry is not None and entry.kind == TOKEN:
+            if entry is not None and entry.kind == TOKEN and entry.token_hash == token.id_hash:
                 return entry
         return None
 
@@ -231,6 +233,9 @@ class ExpirationManager:
                 await self._forget(entry)
                 continue
             await self._revoke_or_retry(entry, self._clock())
+        own = await self._token_lease(token)
+        if own is not None:
+            await self._forget(own)
 
     async def move_prefix(self, old: str, new: str) -> None:
         """Re-key the leases below `old` to `new` (both mount paths ending in '/')."""

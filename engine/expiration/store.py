@@ -2,8 +2,8 @@
 
     sys/expire/id/<lease_id>                         LeaseEntry (JSON); lease ids contain '/', so the
                                                      keys form folders and LIST walks them by prefix
-    sys/expire/token/<token_hash>/<sha256(lease_id)> the lease id: every lease a token holds (its
-                                                     secrets' and its own), found without a scan
+    sys/expire/token/<token_hash>/<sha256(lease_id)> the lease id: every secret lease a token holds,
+                                                     found without a scan
     sys/expire/due/<bucket>/<due>:<i|->:<escaped lease_id>
                                                      empty: when each lease is next due and whether it
                                                      is irrevocable, in the key itself
@@ -16,7 +16,10 @@ a time rather than for one listing of every lease (and a storage that scans all 
 as the in-memory one does, pays for only 17 listings). Names straight under due/ are from before the
 buckets: still read, and moved into their bucket at the lease's next write.
 
-Each write keeps the three in one batch.
+Each write keeps the three in one batch. A token's own lease is not in the token index: its id is
+"<token path>/<token hash>", which the manager computes (as Vault does), and a token create or login, the
+busiest durable write, then costs one row fewer at a random key. Stores from before keep an index row for
+token leases too: the manager still reads it (token_lease_ids) and every delete still drops it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import hashlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import NamedTuple
 
-from engine.expiration.entry import LeaseEntry
+from engine.expiration.entry import TOKEN, LeaseEntry
 from engine.storage.base import BatchOp, Delete, Put, Storage
 from engine.storage.view import View, all_keys
 
@@ -106,6 +109,7 @@ class LeaseStore:
         new.due_key = _due_name(new, digest)
         ops = _forget(old)
         ops += [Put(_DUE + new.due_key, b""), Put(_IDS + new.lease_id, new.to_json())]
+        # A moved token lease is indexed even so: its id no longer follows from the token's path.
         if new.token_hash:
             ops.append(Put(_token_key(new, digest), new.lease_id.encode()))
         await self._root.batch(ops)
@@ -154,7 +158,7 @@ def _write(entry: LeaseEntry) -> list[BatchOp]:
         ops.append(Put(_DUE + name, b""))
         entry.due_key = name
     ops.append(Put(_IDS + entry.lease_id, entry.to_json()))
-    if entry.token_hash:
+    if entry.token_hash and entry.kind != TOKEN:
         ops.append(Put(_token_key(entry, digest), entry.lease_id.encode()))
     return ops
 

@@ -3,6 +3,7 @@ secrets go with it (revocation or expiry, its children included)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import AsyncIterator
 
@@ -138,3 +139,37 @@ async def test_secrets_of_a_token_revoked_while_the_backend_is_down_are_retried(
     world.clock.advance(60)
     await world.core.expiration.tick()
     assert world.engines["creds"].revoked == ["app-0"] and not await world.exists(lease.lease_id)
+
+
+async def _token_lease_id(world: World) -> str:
+    keys = (await world.call(Op.LIST, "sys/leases/lookup/auth/token/create/")).data
+    assert keys is not None and len(keys["keys"]) == 1
+    return "auth/token/create/" + keys["keys"][0]
+
+
+async def test_a_tokens_own_lease_is_not_in_the_token_index(world: World) -> None:
+    # As in Vault, the token's own lease is found at "<token path>/<token hash>": a token create writes no
+    # index row for it (one row fewer at a random key on the busiest durable write).
+    token, _ = await world.token(policies=["root"], ttl="1h")
+    lease = await world.lease("db/creds/app", token=token)
+    token_hash = (await _token_lease_id(world)).rsplit("/", 1)[1]
+    indexed = await world.barrier.list(f"sys/expire/token/{token_hash}/")
+    assert len(indexed) == 1
+    assert await world.barrier.get(f"sys/expire/token/{token_hash}/{indexed[0]}") == lease.lease_id.encode()
+
+
+async def test_a_token_lease_indexed_by_a_store_from_before_is_renewed_and_dropped(world: World) -> None:
+    token, _ = await world.token(policies=["root"], ttl="1h", renewable=True)
+    lease_id = await _token_lease_id(world)
+    token_hash = lease_id.rsplit("/", 1)[1]
+    old_index = f"sys/expire/token/{token_hash}/{hashlib.sha256(lease_id.encode()).hexdigest()}"
+    await world.barrier.put(old_index, lease_id.encode())  # as every token create wrote it before
+
+    await world.restart()
+    world.clock.advance(30 * 60)
+    await world.call(Op.UPDATE, "auth/token/renew-self", {"increment": "2h"}, token=token)
+    assert (await world.lookup(lease_id))["expire_time"] == "2030-01-01T02:30:00Z"
+    await world.call(Op.UPDATE, "auth/token/revoke-self", token=token)
+    assert not await world.exists(lease_id)
+    assert await world.barrier.get(old_index) is None
+    assert await world.barrier.list("sys/expire/") == []  # nothing left of it: no id, no due, no index
