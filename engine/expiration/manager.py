@@ -174,13 +174,22 @@ class ExpirationManager:
         self._track(entry)
 
     async def _token_lease(self, token: TokenLike) -> LeaseEntry | None:
-        # At its computed id, as written since; else through the token index (a store from before, a
-        # lease moved with its mount).
-        for lease_id in [lease_id_for(token.path, token.id_hash), *await self._store.held_by(token.id_hash)]:
+        entry = await self._token_lease_at_its_id(token)
+        if entry is not None:
+            return entry
+        # Through the token index: a store from before kept token leases there, and a lease moved with its
+        # mount is there still.
+        for lease_id in await self._store.held_by(token.id_hash):
             entry = await self._store.get(lease_id)
-            if entry is not None and entry.kind == TOKEN and entry.token_hash == token.id_hash:
+            if entry is not None and entry.kind == TOKEN:
                 return entry
         return None
+
+    async def _token_lease_at_its_id(self, token: TokenLike) -> LeaseEntry | None:
+        entry = await self._store.get(lease_id_for(token.path, token.id_hash))
+        if entry is None or entry.kind != TOKEN or entry.token_hash != token.id_hash:
+            return None
+        return entry
 
     # --- revocation -------------------------------------------------------------------------------
 
@@ -233,7 +242,7 @@ class ExpirationManager:
                 await self._forget(entry)
                 continue
             await self._revoke_or_retry(entry, self._clock())
-        own = await self._token_lease(token)
+        own = await self._token_lease_at_its_id(token)  # an indexed one went in the loop above
         if own is not None:
             await self._forget(own)
 

@@ -19,7 +19,8 @@ buckets: still read, and moved into their bucket at the lease's next write.
 Each write keeps the three in one batch. A token's own lease is not in the token index: its id is
 "<token path>/<token hash>", which the manager computes (as Vault does), and a token create or login, the
 busiest durable write, then costs one row fewer at a random key. Stores from before keep an index row for
-token leases too: the manager still reads it (token_lease_ids) and every delete still drops it.
+token leases too: the manager still looks there when a token's lease is not at its computed id,
+and every delete still drops it.
 """
 
 from __future__ import annotations

@@ -173,3 +173,17 @@ async def test_a_token_lease_indexed_by_a_store_from_before_is_renewed_and_dropp
     assert not await world.exists(lease_id)
     assert await world.barrier.get(old_index) is None
     assert await world.barrier.list("sys/expire/") == []  # nothing left of it: no id, no due, no index
+
+
+async def test_a_token_lease_moved_with_its_mount_is_found_through_the_index(world: World) -> None:
+    token, _ = await world.token(policies=["root"], ttl="1h", renewable=True)
+    token_hash = (await _token_lease_id(world)).rsplit("/", 1)[1]
+    await world.core.expiration.move_prefix("auth/token/", "auth/moved/")
+    moved_id = f"auth/moved/create/{token_hash}"  # no longer "<token path>/<token hash>"
+
+    world.clock.advance(30 * 60)
+    await world.call(Op.UPDATE, "auth/token/renew-self", {"increment": "2h"}, token=token)
+    assert (await world.lookup(moved_id))["expire_time"] == "2030-01-01T02:30:00Z"
+    await world.call(Op.UPDATE, "auth/token/revoke-self", token=token)
+    assert not await world.exists(moved_id)
+    assert await world.barrier.list("sys/expire/") == []
